@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { Keyring } from '../../src/security/keyring.js';
+import { advanceUntil, createMemoryCluster, type MemoryCluster } from '../helpers/memory-cluster.js';
+
+const clusters: MemoryCluster[] = [];
+after(async () => {
+  await Promise.all(clusters.map((c) => c.shutdown()));
+});
+
+function allSeeAlive(c: MemoryCluster, except?: string): boolean {
+  const expected = c.nodes.filter((n) => n.options.name !== except).length;
+  return c.nodes
+    .filter((n) => n.options.name !== except)
+    .every((n) => n.members().filter((m) => m.name !== except && m.state === 'alive').length === expected);
+}
+
+describe('memberlist cluster in memory', () => {
+  it('five nodes converge', async () => {
+    const c = await createMemoryCluster({ size: 5, seed: 7, profile: 'lan' });
+    clusters.push(c);
+    assert.deepEqual(c.joinErrors, [undefined, undefined, undefined, undefined, undefined]);
+    const took = await advanceUntil(c.clock, () => allSeeAlive(c), 10_000);
+    assert.ok(took <= 10_000);
+    for (const n of c.nodes) assert.equal(n.numMembers(), 5);
+  });
+
+  it('crashed node is marked dead and leave is seen as left', async () => {
+    const c = await createMemoryCluster({ size: 6, seed: 3, profile: 'lan' });
+    clusters.push(c);
+    await advanceUntil(c.clock, () => allSeeAlive(c), 10_000);
+
+    const crashed = c.nodes[5]!;
+    c.network.isolate(c.hostOf(5));
+    const start = c.clock.now();
+    await advanceUntil(
+      c.clock,
+      () => c.nodes.slice(0, 5).every((n) => n.getNode('node-5')?.state === 'dead'),
+      60_000,
+    );
+    const elapsed = c.clock.now() - start;
+    // n = 6 in LAN: suspicion min 4 s, max 24 s; plus a probe round and gossip spread.
+    assert.ok(elapsed >= 4_000, `dead after ${elapsed} ms, before the minimum suspicion timeout`);
+    assert.ok(elapsed <= 24_000 + 6_000, `dead after ${elapsed} ms`);
+    await crashed.shutdown();
+
+    const leaver = c.nodes[4]!;
+    const leaving = leaver.leave(5_000);
+    let left = false;
+    leaving.then(() => {
+      left = true;
+    });
+    await advanceUntil(c.clock, () => left, 10_000, 10);
+    await advanceUntil(
+      c.clock,
+      () => c.nodes.slice(0, 4).every((n) => n.getNode('node-4')?.state === 'left'),
+      10_000,
+    );
+    const falseDead = c.events.filter((e) => e.kind === 'leave' && e.node !== 'node-5' && e.state === 'dead');
+    assert.deepEqual(falseDead, []);
+  });
+
+  it('encrypted cluster converges and rejects a node without the key', async () => {
+    const key = new Uint8Array(32).fill(7);
+    const other = new Uint8Array(32).fill(9);
+    const c = await createMemoryCluster({
+      size: 4,
+      seed: 11,
+      keyring: (i) => (i === 3 ? new Keyring([other], other) : new Keyring([key], key)),
+    });
+    clusters.push(c);
+    assert.match(String(c.joinErrors[3]), /No installed keys could decrypt|Failed to join/);
+    assert.equal(c.joinErrors[1], undefined);
+    await advanceUntil(c.clock, () => c.nodes.slice(0, 3).every((n) => n.numMembers() === 3), 10_000);
+    await c.clock.advance(10_000);
+    assert.equal(c.nodes[3]!.numMembers(), 1, 'node with another key must stay alone');
+    for (const n of c.nodes.slice(0, 3)) assert.equal(n.getNode('node-3'), undefined);
+  });
+
+  it('tag update propagates as update event', async () => {
+    const c = await createMemoryCluster({ size: 3, seed: 5 });
+    clusters.push(c);
+    await advanceUntil(c.clock, () => allSeeAlive(c), 10_000);
+    const before = c.nodes[1]!.getNode('node-0')!.incarnation;
+    const updating = c.nodes[0]!.updateNode(5_000);
+    let done = false;
+    updating.then(
+      () => {
+        done = true;
+      },
+      () => {
+        done = true;
+      },
+    );
+    await advanceUntil(c.clock, () => done, 10_000, 10);
+    await advanceUntil(c.clock, () => (c.nodes[1]!.getNode('node-0')?.incarnation ?? 0) > before, 5_000);
+  });
+});
