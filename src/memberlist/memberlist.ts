@@ -179,7 +179,7 @@ export class Memberlist {
     return { host: ip, port };
   }
 
-  /** Builds the local node's first alive message (incarnation 1) and applies it without gossip. */
+  /** Builds the local node's first alive message (incarnation 1) and applies it locally. */
   #setAlive(): void {
     const meta = this.#localMeta();
     this.#membership.aliveNode(
@@ -194,8 +194,7 @@ export class Memberlist {
       undefined,
       true,
     );
-    // The bootstrap alive is for this node only: nobody else needs it before they join.
-    this.#broadcasts.reset();
+    // The alive message stays queued: once this node joins, gossip carries it to the cluster.
   }
 
   #localMeta(): Uint8Array {

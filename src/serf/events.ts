@@ -23,7 +23,12 @@ export interface Member {
   delegateCur: number;
 }
 
-export type MemberEventType = 'member-join' | 'member-leave' | 'member-failed' | 'member-update' | 'member-reap';
+export type MemberEventType =
+  | 'member-join'
+  | 'member-leave'
+  | 'member-failed'
+  | 'member-update'
+  | 'member-reap';
 
 export interface MemberEvent {
   type: MemberEventType;

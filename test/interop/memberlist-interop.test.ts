@@ -95,7 +95,7 @@ for (const encrypted of [false, true]) {
       assert.ok(entry);
       assert.equal(entry.addr, `127.0.0.1:${ts1.node.advertiseAddress.port}`);
       assert.deepEqual(entry.tags, {});
-      await waitFor(() => ts1.node.members().length === 4, { timeoutMs: 15_000, message: 'ts-1 sees 4 members' });
+      await waitFor(() => ts1.node.members().length === 4, { timeoutMs: 30_000, message: 'ts-1 sees 4 members' });
 
       // A Go agent crashes: the serf-ts nodes must declare it dead.
       await refB.kill();
