@@ -18,7 +18,7 @@ export interface SerfCluster {
   nodes: Serf[];
   /** Every event each node delivered, by node index. */
   events: SerfEvent[][];
-  /** Starts one more node (not joined). */
+  /** Starts one more node (not joined); `memberlist.bindAddr` picks its host (to restart a node in place). */
   add(options?: Partial<SerfOptions>, keyring?: Keyring): Promise<Serf>;
   /** Runs `promise` to completion while advancing the clock in small steps. */
   settle<T>(promise: Promise<T>, limitMs?: number): Promise<T>;
@@ -66,7 +66,7 @@ export async function createSerfCluster(
 
   const add = async (extra: Partial<SerfOptions> = {}, keyring?: Keyring): Promise<Serf> => {
     const i = nodes.length;
-    const host = hostFor(i);
+    const host = extra.memberlist?.bindAddr ?? hostFor(i);
     const log: SerfEvent[] = [];
     events.push(log);
     const serf = await Serf.create(

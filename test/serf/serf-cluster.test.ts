@@ -139,3 +139,51 @@ describe('Serf in memory', () => {
     assert.deepEqual(userEvents(c, 3).map((e) => e.name), ['old'], 'replay: old event delivered once');
   });
 });
+
+describe('Serf name conflicts and snapshots', () => {
+  it('minority shuts down on name conflict', async () => {
+    const c = await createSerfCluster(3, { seed: 13 });
+    clusters.push(c);
+    await c.until(() => c.nodes.every((n) => n.numMembers() === 3));
+    const impostor = await c.add({ nodeName: 'node-1' });
+    const joined = c.settle(impostor.join(['127.1.0.1:7946'])).catch(() => 0);
+    await joined;
+    let state = '';
+    impostor.closed().then((s) => {
+      state = s;
+    });
+    await c.until(() => state === 'shutdown', 30_000);
+    assert.equal(c.nodes[1]!.state, 'alive', 'the original node-1 stays up');
+  });
+
+  it('snapshot restores clocks and peers after restart without old events', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'serf-snap-'));
+    try {
+      const c = await createSerfCluster(2, { seed: 14 });
+      clusters.push(c);
+      const snapshotPath = join(dir, 'node.snap');
+      const first = await c.add({ nodeName: 'snappy', snapshotPath });
+      await c.settle(first.join(['127.1.0.1:7946']));
+      await c.until(() => first.numMembers() === 3);
+      await c.nodes[0]!.userEvent('before-restart', null);
+      await c.until(() => c.events[2]!.some((e) => e.type === 'user'));
+      await c.clock.advance(2_000);
+      const clocks = first.clocks();
+      await first.shutdown();
+
+      const again = await c.add({ nodeName: 'snappy', snapshotPath, memberlist: { bindAddr: '127.1.0.3', bindPort: 7946 } });
+      const restored = again.clocks();
+      assert.ok(restored.member >= clocks.member - 1, `member clock ${restored.member} vs ${clocks.member}`);
+      assert.ok(restored.event >= clocks.event, `event clock ${restored.event} vs ${clocks.event}`);
+      // Rejoins the previous peers by itself, and the old event does not fire again.
+      await c.until(() => again.numMembers() === 3, 30_000);
+      await c.clock.advance(5_000);
+      assert.equal(c.events[3]!.filter((e) => e.type === 'user').length, 0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
