@@ -36,6 +36,11 @@ let cachedBinary: string | undefined;
  * if needed). Throws when neither yields an executable file, because interop tests must fail
  * rather than skip when the reference agent is missing.
  */
+/** Path of serf-ts's own CLI shim, which runs the compiled dist/ build. */
+export function serfTsBinary(): string {
+  return join(findRepoRoot(), 'bin', 'serf');
+}
+
 export function referenceBinary(): string {
   if (cachedBinary !== undefined) {
     return cachedBinary;
@@ -227,6 +232,11 @@ export interface ReferenceAgentOptions {
   config?: Record<string, unknown>;
   /** Working directory of the agent (and of its event handlers). @default the agent's temporary directory */
   cwd?: string;
+  /**
+   * Which agent to run: the reference Go binary, or serf-ts's own `bin/serf` (built into dist/)
+   * with the same flags, for mixed clusters. @default 'reference'
+   */
+  implementation?: 'reference' | 'serf-ts';
   /** Deadline for the RPC listener to respond after spawning, in ms. @default 20000 */
   startTimeoutMs?: number;
 }
@@ -320,7 +330,8 @@ export class ReferenceAgent {
       assertLoopback(hostOf(address));
     }
 
-    const binary = referenceBinary();
+    const [binary, prefixArgs] =
+      options.implementation === 'serf-ts' ? [process.execPath, [serfTsBinary()]] : [referenceBinary(), []];
     const dir = await mkdtemp(join(tmpdir(), `serf-ref-${options.name.replace(/[^A-Za-z0-9_.-]/g, '_')}-`));
     agentDirs.add(dir);
     installExitHandlers();
@@ -336,7 +347,7 @@ export class ReferenceAgent {
       const rpcAddr = joinHostPort(bindHost, rpcPort);
       const args = buildAgentArgs(options, gossipAddr, rpcAddr, configPath);
 
-      const child = spawn(binary, args, {
+      const child = spawn(binary, [...prefixArgs, ...args], {
         cwd: options.cwd ?? dir,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
