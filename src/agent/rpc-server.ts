@@ -41,6 +41,7 @@ import {
 } from '../rpc/commands.js';
 import { RpcObjectReader } from '../rpc/socket-reader.js';
 import type { Member, QueryEvent, SerfEvent } from '../serf/events.js';
+import { matchGoRegexp } from '../serf/filters.js';
 import { DecodeError, errorMessage } from '../util/errors.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import type { AgentBackend, BackendQuery, BackendQueryParams } from './rpc-backend.js';
@@ -747,22 +748,18 @@ function filterMembers(
 }
 
 /**
- * Compiles a Go RE2 expression anchored at both ends as a JavaScript RegExp.
- * NOTE: RE2 and JavaScript syntax differ in rare constructs (e.g. `\z`, `(?P<name>`), and only a
- * leading `(?i)` flag group is translated.
+ * Builds a matcher for a Go RE2 expression anchored at both ends, as the reference anchors
+ * `members-filtered` patterns: literally `^expr$`. Matching runs in time linear in the text, so a
+ * pathological pattern from a client cannot stall the agent.
  */
-function compileAnchored(expr: string): RegExp {
-  let source = expr;
-  let flags = '';
-  if (source.startsWith('(?i)')) {
-    source = source.slice(4);
-    flags = 'i';
-  }
+function compileAnchored(expr: string): { test(text: string): boolean } {
+  const anchored = `^${expr}$`;
   try {
-    return new RegExp(`^${source}$`, flags);
+    matchGoRegexp(anchored, '');
   } catch (err) {
     throw new CloseConnection(`Failed to compile regex: ${errorMessage(err)}`);
   }
+  return { test: (text: string) => matchGoRegexp(anchored, text) };
 }
 
 function formatRemote(socket: Socket): string {

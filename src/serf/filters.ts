@@ -81,10 +81,10 @@ export function matchGoRegexp(expr: string, text: string): boolean {
 }
 
 /**
- * Reports whether a node passes every filter of a query. A node filter passes when the node's
- * name is listed; a tag filter passes when its expression matches anywhere in the node's value of
- * that tag (an empty string when the node lacks the tag). An undecodable filter or an invalid
- * expression fails, as in Go Serf; this function never throws on peer bytes.
+ * Reports whether a node passes every filter of a query. A node filter passes when it lists the
+ * node's name. A tag filter passes when its expression matches anywhere in the node's value of
+ * that tag, or in "" when the node lacks the tag. As in Go Serf, an undecodable filter or an
+ * invalid expression fails, so peer bytes never make this function throw.
  */
 export function matchesFilters(
   filters: Uint8Array[] | null,
@@ -517,8 +517,10 @@ class Parser {
     pos++;
     this.#pos = pos;
     const text = String.fromCodePoint(...this.#cps.slice(start, pos));
+    // A count of five or more digits exceeds the limit, so it is read as Infinity instead of parsed.
     const min = minText.length > 4 ? Infinity : Number(minText);
-    const max = unbounded ? Infinity : maxText.length > 4 ? Infinity : Number(maxText);
+    let max = Infinity;
+    if (!unbounded && maxText.length <= 4) max = Number(maxText);
     if (min > MAX_REPEAT_COUNT || (!unbounded && (max > MAX_REPEAT_COUNT || max < min))) {
       throw this.#error(`invalid repeat count \`${text}\``, start);
     }
@@ -1046,8 +1048,8 @@ function compileProgram(expr: string, root: Node): Program {
 function charTest(cls: CharClass, fold: boolean): (cp: number) => boolean {
   const only = cls.ranges[0];
   if (!fold && !cls.negated && cls.escapes.length === 0 && cls.ranges.length === 1 && only![0] === only![1]) {
-    const wanted = only![0];
-    return (cp) => cp === wanted;
+    const expected = only![0];
+    return (cp) => cp === expected;
   }
   const pattern = new RegExp(`^${emitBracket(cls)}$`, fold ? 'iu' : 'u');
   return (cp) => pattern.test(String.fromCodePoint(cp));

@@ -35,7 +35,10 @@ export function serfMessageTypeName(byte: number): SerfMessageTypeName | undefin
 
 /** Bits of a query's `Flags` field, and of a query response's (where only `ack` is used). */
 export const QueryFlag = {
-  /** The origin asks every node that passes the filters for an ack; on a response it marks the ack. */
+  /**
+   * On a query, the origin requests an ack from every node that passes the filters. On a
+   * response, it marks an ack.
+   */
   ack: 1,
   /** Receivers must not gossip the query further. */
   noBroadcast: 2,

@@ -66,7 +66,7 @@ export interface UserEventsSlot {
 export interface SerfPushPull {
   /** Member-clock time of the sender. */
   ltime: number;
-  /** Status Lamport time of every member the sender knows, in wire order. */
+  /** Status Lamport time of every member in the sender's member list, in wire order. */
   statusLTimes: Map<string, number>;
   /** Names of the members the sender considers left. Sent as an empty array, never nil. */
   leftMembers: string[];

@@ -12,7 +12,7 @@ export const TAGS_MAGIC_BYTE = 0xff;
 export const TAGS_MAX_SIZE = 512;
 
 /**
- * Encodes tags as node metadata. A Map keeps its insertion order, a record its key order; Go
+ * Encodes tags as node metadata. A Map keeps its insertion order and a record its key order. Go
  * nodes send their maps in random order, so receivers must not depend on it.
  */
 export function encodeTags(tags: Record<string, string> | Map<string, string>): Uint8Array {
