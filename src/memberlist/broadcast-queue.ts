@@ -64,7 +64,8 @@ export class TransmitLimitedQueue {
     const maxTransmits = retransmitLimit(this.#retransmitMult, this.#numNodes());
 
     const ordered = [...this.#entries].sort(
-      (a, b) => a.transmits - b.transmits || b.broadcast.message.length - a.broadcast.message.length || b.id - a.id,
+      (a, b) =>
+        a.transmits - b.transmits || b.broadcast.message.length - a.broadcast.message.length || b.id - a.id,
     );
 
     const out: Uint8Array[] = [];

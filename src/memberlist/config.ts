@@ -174,7 +174,8 @@ export function validateOptions(o: MemberlistOptions): void {
   ];
   for (const key of positive) {
     const v = o[key];
-    if (typeof v !== 'number' || !(v > 0)) throw new InvalidArgumentError(`${key} must be a positive number, got ${v}`);
+    if (typeof v !== 'number' || !(v > 0))
+      throw new InvalidArgumentError(`${key} must be a positive number, got ${v}`);
   }
   const nonNegative: (keyof MemberlistOptions)[] = [
     'indirectChecks',

@@ -18,7 +18,13 @@ import {
 } from '../codec/framing.js';
 import { ipToBytes } from '../codec/ip.js';
 import { MessageType, NodeState } from '../codec/message-types.js';
-import { decodeMessage, decodePushPullBody, encodeMessage, type Ping, type PushPull } from '../codec/messages.js';
+import {
+  decodeMessage,
+  decodePushPullBody,
+  encodeMessage,
+  type Ping,
+  type PushPull,
+} from '../codec/messages.js';
 import { decodeGossipPrefix, IncompleteInputError, readUint } from '../codec/msgpack.js';
 import type { Keyring } from '../security/keyring.js';
 import { StreamReader } from '../transport/stream-reader.js';
@@ -26,6 +32,7 @@ import type { Address, Stream, Transport } from '../transport/types.js';
 import { UdpTcpTransport } from '../transport/udp-tcp.js';
 import { type Clock, SystemClock } from '../util/clock.js';
 import {
+  CryptoError,
   DecodeError,
   errorMessage,
   InvalidArgumentError,
@@ -39,7 +46,13 @@ import { type Logger, silentLogger } from '../util/logger.js';
 import { mathRandom, type Rng, shuffle } from '../util/rng.js';
 import { Awareness } from './awareness.js';
 import { TransmitLimitedQueue } from './broadcast-queue.js';
-import { lanDefaults, type MemberlistOptions, PROTOCOL_VERSION_MAX, PROTOCOL_VERSION_MIN, validateOptions } from './config.js';
+import {
+  lanDefaults,
+  type MemberlistOptions,
+  PROTOCOL_VERSION_MAX,
+  PROTOCOL_VERSION_MIN,
+  validateOptions,
+} from './config.js';
 import type { Delegates } from './delegate.js';
 import { Membership } from './membership.js';
 import { isDeadOrLeft, type NodeInfo, type NodeRecord, toNodeInfo, vsnToBytes } from './node.js';
@@ -47,7 +60,16 @@ import { Prober } from './probe.js';
 import { encodeLocalState, mergeRemoteNodes, verifyProtocol } from './push-pull.js';
 import { RateLimiter } from './rate-limit.js';
 import { pushPullScale } from './timing.js';
-import { encryptionOverhead, openPacket, readObject, readStreamMessage, sealPacket, sealStreamMessage, type WireSettings } from './wire.js';
+import {
+  encryptionEnabled,
+  encryptionOverhead,
+  openPacket,
+  readObject,
+  readStreamMessage,
+  sealPacket,
+  sealStreamMessage,
+  type WireSettings,
+} from './wire.js';
 
 /** Largest node metadata in bytes; Serf's encoded tags must fit. */
 export const META_MAX_SIZE = 512;
@@ -105,7 +127,10 @@ export class Memberlist {
         logger: deps.logger ?? silentLogger,
       });
     this.#awareness = new Awareness(options.awarenessMaxMultiplier);
-    this.#broadcasts = new TransmitLimitedQueue(options.retransmitMult, () => this.#membership.estimatedNodes);
+    this.#broadcasts = new TransmitLimitedQueue(
+      options.retransmitMult,
+      () => this.#membership.estimatedNodes,
+    );
     this.#membership = new Membership({
       options: this.options,
       clock: this.#clock,
@@ -143,7 +168,10 @@ export class Memberlist {
    * Binds the transport, announces the local node to itself and starts the probe, gossip and
    * push/pull schedules. Options not given take the LAN profile's values.
    */
-  static async create(options: Partial<MemberlistOptions> & { name: string }, deps: MemberlistDeps = {}): Promise<Memberlist> {
+  static async create(
+    options: Partial<MemberlistOptions> & { name: string },
+    deps: MemberlistDeps = {},
+  ): Promise<Memberlist> {
     const full: MemberlistOptions = { ...lanDefaults(options.name), ...options };
     validateOptions(full);
     const m = new Memberlist(full, deps);
@@ -155,7 +183,9 @@ export class Memberlist {
     await this.#transport.start(
       (packet, from, receivedAt) => this.#onPacket(packet, from, receivedAt),
       (stream) => {
-        this.#onStream(stream).catch((err) => this.#logger.error(`Stream handler failed: ${errorMessage(err)}`));
+        this.#onStream(stream).catch((err) =>
+          this.#logger.error(`Stream handler failed: ${errorMessage(err)}`),
+        );
       },
     );
     this.#advertise = this.#chooseAdvertise();
@@ -200,7 +230,9 @@ export class Memberlist {
   #localMeta(): Uint8Array {
     const meta = this.#delegates.delegate?.nodeMeta(META_MAX_SIZE) ?? new Uint8Array(0);
     if (meta.length > META_MAX_SIZE) {
-      throw new InvalidArgumentError(`node metadata is ${meta.length} bytes, above the limit of ${META_MAX_SIZE}`);
+      throw new InvalidArgumentError(
+        `node metadata is ${meta.length} bytes, above the limit of ${META_MAX_SIZE}`,
+      );
     }
     return meta;
   }
@@ -328,7 +360,7 @@ export class Memberlist {
           await this.#pushPull(target, true);
           joined++;
         } catch (err) {
-          errors.push(`Failed to join ${target.host}: ${errorMessage(err)}`);
+          errors.push(`Failed to join ${target.host}: ${errorMessage(err)}${this.#keyMismatchHint(err)}`);
         }
       }
     }
@@ -338,6 +370,20 @@ export class Memberlist {
       throw new NetworkError(`${head}:\n${list}\n\n`);
     }
     return joined;
+  }
+
+  /**
+   * Explains a failed exchange that looks like differing gossip keys: our key does not open the
+   * reply, or the peer closed the stream without answering because ours did not open for it.
+   */
+  #keyMismatchHint(err: unknown): string {
+    const text = errorMessage(err);
+    const encrypted = encryptionEnabled(this.#wire);
+    const keyProblem =
+      err instanceof CryptoError ||
+      /encryption is not configured|remote state is not encrypted/i.test(text) ||
+      (encrypted && err instanceof DecodeError && /end of stream|ended inside/.test(text));
+    return keyProblem ? ' (the gossip encryption keys of the two nodes likely differ)' : '';
   }
 
   /**
@@ -472,7 +518,10 @@ export class Memberlist {
   async #sendToNode(node: NodeRecord, messages: Uint8Array[]): Promise<void> {
     if (this.#shutdown) return;
     const buf = messages.length === 1 ? messages[0]! : encodeCompound(messages);
-    await this.#transport.sendPacket({ host: node.addr, port: node.port }, sealPacket(this.#wire, buf, node.vsn.pmax >= 5));
+    await this.#transport.sendPacket(
+      { host: node.addr, port: node.port },
+      sealPacket(this.#wire, buf, node.vsn.pmax >= 5),
+    );
   }
 
   /** One gossip tick: up to `gossipNodes` random peers each get a packet of pending broadcasts. */
@@ -532,7 +581,8 @@ export class Memberlist {
       case MessageType.compound: {
         if (depth >= MAX_NESTING) throw new DecodeError('compound messages nested too deeply');
         const { parts, truncated } = decodeCompound(buf);
-        if (truncated > 0) this.#warnBadPacket(from, 'truncated', `Compound request had ${truncated} truncated messages`);
+        if (truncated > 0)
+          this.#warnBadPacket(from, 'truncated', `Compound request had ${truncated} truncated messages`);
         for (const part of parts) {
           try {
             this.#handleCommand(part, from, receivedAt, depth + 1);
@@ -624,7 +674,8 @@ export class Memberlist {
       try {
         msg = await readStreamMessage(this.#wire, reader, stream.remote);
       } catch (err) {
-        if (reader.buffered().length === 0 && err instanceof DecodeError && /end of stream/.test(err.message)) return;
+        if (reader.buffered().length === 0 && err instanceof DecodeError && /end of stream/.test(err.message))
+          return;
         this.#warnBadPacket(stream.remote, 'stream', `Failed to receive: ${errorMessage(err)}`);
         await this.#sendStreamError(stream, errorMessage(err));
         return;
@@ -653,7 +704,9 @@ export class Memberlist {
 
   async #sendStreamError(stream: Stream, text: string): Promise<void> {
     try {
-      await stream.write(sealStreamMessage(this.#wire, encodeMessage({ type: 'err', body: { error: text } })));
+      await stream.write(
+        sealStreamMessage(this.#wire, encodeMessage({ type: 'err', body: { error: text } })),
+      );
     } catch (err) {
       this.#logger.debug(`Failed to send error response: ${errorMessage(err)}`);
     }
@@ -682,7 +735,9 @@ export class Memberlist {
 
   async #answerPushPull(stream: Stream, body: StreamReader): Promise<void> {
     if (this.#pushPullsInFlight >= this.options.maxConcurrentPushPulls) {
-      this.#logger.error(`Too many pending push/pull requests from=${stream.remote.host}:${stream.remote.port}`);
+      this.#logger.error(
+        `Too many pending push/pull requests from=${stream.remote.host}:${stream.remote.port}`,
+      );
       return;
     }
     this.#pushPullsInFlight++;
@@ -760,7 +815,9 @@ export class Memberlist {
         throw new RemoteError(`remote error: ${err.type === 'err' ? err.body.error : 'unknown'}`);
       }
       if (reply.type !== MessageType.pushPull) {
-        throw new ProtocolError(`received invalid msgType (${reply.type}), expected pushPullMsg (${MessageType.pushPull})`);
+        throw new ProtocolError(
+          `received invalid msgType (${reply.type}), expected pushPullMsg (${MessageType.pushPull})`,
+        );
       }
       this.#mergeState(await readPushPull(reply.body));
     } finally {
@@ -890,7 +947,10 @@ function firstPrivateIp(): string | undefined {
       if (a.family !== 'IPv4' || a.internal) continue;
       const [p0, p1] = a.address.split('.').map(Number) as [number, number];
       const isPrivate =
-        p0 === 10 || (p0 === 172 && p1 >= 16 && p1 <= 31) || (p0 === 192 && p1 === 168) || (p0 === 100 && p1 >= 64 && p1 <= 127);
+        p0 === 10 ||
+        (p0 === 172 && p1 >= 16 && p1 <= 31) ||
+        (p0 === 192 && p1 === 168) ||
+        (p0 === 100 && p1 >= 64 && p1 <= 127);
       if (isPrivate) return a.address;
     }
   }

@@ -85,7 +85,9 @@ export class Membership {
     if (a.vsn && a.vsn.length >= 3) {
       const [pmin, pmax] = [a.vsn[0]!, a.vsn[1]!];
       if (pmin === 0 || pmax === 0 || pmin > pmax) {
-        d.logger.warn(`Ignoring an alive message for '${a.node}' with a broken protocol version range [${pmin}, ${pmax}]`);
+        d.logger.warn(
+          `Ignoring an alive message for '${a.node}' with a broken protocol version range [${pmin}, ${pmax}]`,
+        );
         return;
       }
     }
@@ -171,10 +173,14 @@ export class Membership {
 
     if (isLocal && !bootstrap) {
       const same =
-        bytesEqual(vsnToBytes(node.vsn), vsnToBytes(vsn)) && bytesEqual(node.meta, meta) && a.incarnation === node.incarnation;
+        bytesEqual(vsnToBytes(node.vsn), vsnToBytes(vsn)) &&
+        bytesEqual(node.meta, meta) &&
+        a.incarnation === node.incarnation;
       if (same) return;
       this.refute(node, a.incarnation);
-      d.logger.warn(`Refuting an alive message for '${a.node}' (${addr}:${port}) with different metadata or version`);
+      d.logger.warn(
+        `Refuting an alive message for '${a.node}' (${addr}:${port}) with different metadata or version`,
+      );
       return;
     }
 
@@ -233,7 +239,9 @@ export class Membership {
       this.#suspicions.delete(s.node);
       const current = this.byName.get(s.node);
       if (!current || current.state !== NodeState.suspect || current.stateChange !== changedAt) return;
-      d.logger.info(`Marking ${current.name} as failed, suspect timeout reached (${confirmations} peer confirmations)`);
+      d.logger.info(
+        `Marking ${current.name} as failed, suspect timeout reached (${confirmations} peer confirmations)`,
+      );
       this.deadNode({ incarnation: current.incarnation, node: current.name, from: this.selfName });
     });
     this.#suspicions.set(s.node, suspicion);
@@ -298,7 +306,11 @@ export class Membership {
     const now = this.#d.clock.now();
     const keep: NodeRecord[] = [];
     for (const n of this.nodes) {
-      if (isDeadOrLeft(n) && n.name !== this.selfName && now - n.stateChange > this.#d.options.gossipToTheDeadTimeMs) {
+      if (
+        isDeadOrLeft(n) &&
+        n.name !== this.selfName &&
+        now - n.stateChange > this.#d.options.gossipToTheDeadTimeMs
+      ) {
         this.byName.delete(n.name);
         continue;
       }

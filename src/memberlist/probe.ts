@@ -144,7 +144,10 @@ export class Prober {
     const sentAt = d.clock.now();
     try {
       if (node.state === NodeState.alive) {
-        await d.sendToAddress({ host: node.addr, port: node.port }, encodeMessage({ type: 'ping', body: ping }));
+        await d.sendToAddress(
+          { host: node.addr, port: node.port },
+          encodeMessage({ type: 'ping', body: ping }),
+        );
       } else {
         const suspect = encodeMessage({
           type: 'suspect',
@@ -187,7 +190,9 @@ export class Prober {
     await tcpDone;
     if (tcpOk) {
       d.awareness.apply(-1);
-      d.logger.warn(`Was able to connect to ${node.name} but other probes failed, network may be misconfigured`);
+      d.logger.warn(
+        `Was able to connect to ${node.name} but other probes failed, network may be misconfigured`,
+      );
       return;
     }
 
@@ -221,8 +226,11 @@ export class Prober {
         sourcePort: self.port,
         sourceNode: self.name,
       };
-      d.sendToAddress({ host: helper.addr, port: helper.port }, encodeMessage({ type: 'indirectPing', body: req })).catch(
-        (err) => d.logger.error(`Failed to send indirect ping to ${helper.name}: ${errorMessage(err)}`),
+      d.sendToAddress(
+        { host: helper.addr, port: helper.port },
+        encodeMessage({ type: 'indirectPing', body: req }),
+      ).catch((err) =>
+        d.logger.error(`Failed to send indirect ping to ${helper.name}: ${errorMessage(err)}`),
       );
     }
     return expectedNacks;
@@ -313,7 +321,9 @@ export class Prober {
     try {
       target = { host: bytesToIp(req.target), port: req.port === 0 ? d.options.bindPort : req.port };
     } catch (err) {
-      d.logger.warn(`Ignoring an indirect ping with a bad target address: ${errorMessage(err)} from=${from.host}:${from.port}`);
+      d.logger.warn(
+        `Ignoring an indirect ping with a bad target address: ${errorMessage(err)} from=${from.host}:${from.port}`,
+      );
       return;
     }
     const requester = replyAddress(req, from);

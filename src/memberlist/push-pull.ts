@@ -11,7 +11,11 @@ import type { Membership } from './membership.js';
 import { vsnFromBytes, vsnToBytes } from './node.js';
 
 /** Builds the `[6][header][states][user state]` message describing every known node. */
-export function encodeLocalState(membership: Membership, userState: Uint8Array | null, join: boolean): Uint8Array {
+export function encodeLocalState(
+  membership: Membership,
+  userState: Uint8Array | null,
+  join: boolean,
+): Uint8Array {
   const nodes: PushNodeState[] = membership.nodes.map((n) => ({
     name: n.name,
     addr: n.addrBytes,
@@ -53,7 +57,9 @@ export function verifyProtocol(remote: PushNodeState[], membership: Membership):
 
   const check = (name: string, pcur: number, dcur: number) => {
     if (pcur < pminMax || pcur > pmaxMin) {
-      throw new ProtocolError(`Node '${name}' protocol version (${pcur}) is incompatible: [${pminMax}, ${pmaxMin}]`);
+      throw new ProtocolError(
+        `Node '${name}' protocol version (${pcur}) is incompatible: [${pminMax}, ${pmaxMin}]`,
+      );
     }
     if (dcur < dminMax || dcur > dmaxMin) {
       throw new ProtocolError(

@@ -125,15 +125,21 @@ export interface StreamMessage {
  * Reads the first stream message from `reader`, peeling encryption and compression. Errors use
  * the reference's texts, since they are sent back to the peer in an err message.
  */
-export async function readStreamMessage(w: WireSettings, reader: StreamReader, remote: Address): Promise<StreamMessage> {
+export async function readStreamMessage(
+  w: WireSettings,
+  reader: StreamReader,
+  remote: Address,
+): Promise<StreamMessage> {
   let type = await reader.readByte();
   let body = reader;
 
   if (type === MessageType.encrypt) {
-    if (!encryptionEnabled(w)) throw new ProtocolError('Remote state is encrypted and encryption is not configured');
+    if (!encryptionEnabled(w))
+      throw new ProtocolError('Remote state is encrypted and encryption is not configured');
     const lengthBytes = await body.readExactly(4);
     const length = new DataView(lengthBytes.buffer, lengthBytes.byteOffset, 4).getUint32(0);
-    if (length > MAX_STREAM_FRAME) throw new DecodeError(`Remote node state is larger than limit (${length})`);
+    if (length > MAX_STREAM_FRAME)
+      throw new DecodeError(`Remote node state is larger than limit (${length})`);
     const payload = await body.readExactly(length);
     const header = new Uint8Array(STREAM_FRAME_HEADER);
     header[0] = MessageType.encrypt;
