@@ -51,10 +51,10 @@ export async function runAgent(argv: string[], io: AgentIo): Promise<number> {
   logWriter.redact(config.encryptKey);
 
   out('==> Starting Serf agent...');
-  for (const path of [config.keyringFile, config.keySource === 'file' ? config.encryptFile : '']) {
-    if (!path) continue;
-    const warning = await keyFilePermissionsWarning(path).catch(() => undefined);
-    if (warning) out(`==> Warning: ${warning}`);
+  // loadAgentConfig already checked an -encrypt-file; the keyring file is checked here.
+  if (config.keyringFile) {
+    const warning = await keyFilePermissionsWarning(config.keyringFile).catch(() => undefined);
+    if (warning) out(`==> ${warning}`);
   }
 
   let agent: Agent;

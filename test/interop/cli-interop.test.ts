@@ -65,12 +65,12 @@ describe('serf-ts CLI against reference agents', { timeout: 90_000 }, () => {
 
   before(async () => {
     [alpha, gamma] = await Promise.all([
-      ReferenceAgent.start({ name: 'alpha', tags: { role: 'web', dc: 'east' } }),
-      ReferenceAgent.start({ name: 'gamma', encryptKey: K1 }),
+      ReferenceAgent.start({ profile: 'lan', name: 'alpha', tags: { role: 'web', dc: 'east' } }),
+      ReferenceAgent.start({ profile: 'lan', name: 'gamma', encryptKey: K1 }),
     ]);
     [beta, delta] = await Promise.all([
-      ReferenceAgent.start({ name: 'beta', tags: { role: 'db' } }),
-      ReferenceAgent.start({ name: 'delta', encryptKey: K1, join: [gamma.gossipAddr] }),
+      ReferenceAgent.start({ profile: 'lan', name: 'beta', tags: { role: 'db' } }),
+      ReferenceAgent.start({ profile: 'lan', name: 'delta', encryptKey: K1, join: [gamma.gossipAddr] }),
     ]);
   });
 

@@ -1,4 +1,5 @@
-import { type CliKeyResponse, errorText, keyFailureMessages } from '../client.js';
+import { randomBytes } from 'node:crypto';
+import { type CliClient, type CliKeyResponse, errorText, keyFailureMessages } from '../client.js';
 import { addRpcFlags, type Command, type CommandContext, parseFlags, withClient } from '../command.js';
 import { FlagSet } from '../flags.js';
 import { formatKeyFailures, formatKeyList } from '../output.js';
@@ -48,6 +49,12 @@ Options:
   -list                     List every installed key and how many members
                             have it.
 
+  -rotate [<key>]           Rotate to a new key (generated when omitted):
+                            install it, make it primary once every member
+                            holds it, then remove every older key. Stops at
+                            the first step that does not reach every member.
+                            Not in HashiCorp's serf.
+
 ${RPC_OPTIONS_HELP}`,
 
   async run(args, context) {
@@ -56,15 +63,20 @@ ${RPC_OPTIONS_HELP}`,
     const use = flags.string('use', '');
     const remove = flags.string('remove', '');
     const list = flags.bool('list', false);
+    const rotate = flags.bool('rotate', false);
     const rpc = addRpcFlags(flags, context.io.env);
     const rest = parseFlags(flags, args, context);
     if (typeof rest === 'number') return rest;
 
-    const chosen = [list.value, install.value !== '', use.value !== '', remove.value !== ''].filter(
-      Boolean,
-    ).length;
+    const chosen = [
+      list.value,
+      install.value !== '',
+      use.value !== '',
+      remove.value !== '',
+      rotate.value,
+    ].filter(Boolean).length;
     if (chosen > 1) {
-      context.ui.error('Only one of -install, -use, -remove, or -list allowed');
+      context.ui.error('Only one of -install, -use, -remove, -list or -rotate allowed');
       return 1;
     }
     if (chosen === 0) {
@@ -72,7 +84,13 @@ ${RPC_OPTIONS_HELP}`,
       return 1;
     }
 
+    if (rotate.value && rest.length > 1) {
+      context.ui.error('-rotate takes at most one key argument');
+      return 1;
+    }
+
     return withClient(rpc, context, async (client) => {
+      if (rotate.value) return rotateKey(context, client, rest[0] ?? randomBytes(32).toString('base64'));
       if (list.value) {
         context.ui.output('==> Asking all members for installed keys...');
         let response: CliKeyResponse;
@@ -107,6 +125,72 @@ ${RPC_OPTIONS_HELP}`,
     });
   },
 };
+
+/**
+ * Rotates the cluster to `newKey`: install, check every member holds it, make it primary, then
+ * remove the keys that were installed before. The new key is not printed: `-list` shows it.
+ */
+async function rotateKey(context: CommandContext, client: CliClient, newKey: string): Promise<number> {
+  const ui = context.ui;
+  ui.output('==> Rotating the gossip encryption key on all members...');
+
+  let before: CliKeyResponse;
+  try {
+    before = await client.listKeys();
+  } catch (error) {
+    return reportKeyFailure(context, 'Rotation stopped: failed to list the current keys', error);
+  }
+  const oldKeys = Object.keys(before.keys ?? {}).filter((k) => k !== newKey);
+
+  ui.output('==> Step 1/3: installing the new key...');
+  try {
+    await client.installKey(newKey);
+  } catch (error) {
+    return reportKeyFailure(
+      context,
+      'Rotation stopped at step 1 (install); no member uses the new key yet',
+      error,
+    );
+  }
+  let check: CliKeyResponse;
+  try {
+    check = await client.listKeys();
+  } catch (error) {
+    return reportKeyFailure(context, 'Rotation stopped after step 1: failed to confirm the new key', error);
+  }
+  const holders = check.keys?.[newKey] ?? 0;
+  if (holders < check.numNodes) {
+    ui.error('');
+    ui.error(`Rotation stopped after step 1: only ${holders}/${check.numNodes} members hold the new key`);
+    return 1;
+  }
+
+  ui.output('==> Step 2/3: making the new key primary...');
+  try {
+    await client.useKey(newKey);
+  } catch (error) {
+    return reportKeyFailure(
+      context,
+      'Rotation stopped at step 2 (use); members listed above may still encrypt with the old key',
+      error,
+    );
+  }
+
+  ui.output(`==> Step 3/3: removing ${oldKeys.length} old key(s)...`);
+  for (const [i, key] of oldKeys.entries()) {
+    try {
+      await client.removeKey(key);
+    } catch (error) {
+      return reportKeyFailure(
+        context,
+        `Rotation stopped at step 3 (remove old key ${i + 1} of ${oldKeys.length})`,
+        error,
+      );
+    }
+  }
+  ui.output(`==> Successfully rotated the key on ${check.numNodes} members!`);
+  return 0;
+}
 
 /** Prints the failing members (if the agent named any), an empty line and `<headline>: <error>`; returns 1. */
 function reportKeyFailure(context: CommandContext, headline: string, error: unknown): number {
