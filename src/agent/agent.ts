@@ -26,6 +26,9 @@ import type {
 } from './rpc-backend.js';
 import { RpcServer } from './rpc-server.js';
 
+/** Time between answering an RPC `leave` and closing the RPC listener. */
+const LEAVE_REPLY_GRACE_MS = 100;
+
 /** A start-up failure, with the phase prefix the reference prints (`Failed to setup the Serf agent: ...`). */
 export class AgentStartError extends Error {}
 
@@ -294,11 +297,14 @@ export class Agent implements AgentBackend {
     return this.serf.join(addresses, { replay });
   }
 
-  /** Leaves gracefully and shuts down; the process exits once `closed()` resolves. */
+  /**
+   * Leaves gracefully, then shuts down shortly after, so the RPC reply to `leave` reaches the
+   * client before the listener closes (the Go client reports "client closed" otherwise).
+   */
   async leave(): Promise<void> {
     this.#logger.info('requesting graceful leave from Serf');
     await this.serf.leave();
-    await this.shutdown();
+    setTimeout(() => void this.shutdown(), LEAVE_REPLY_GRACE_MS);
   }
 
   async forceLeave(node: string, prune: boolean): Promise<void> {

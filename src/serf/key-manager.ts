@@ -4,7 +4,7 @@
  * failed, with their reasons.
  */
 
-import { decodeKey } from '../security/keyring.js';
+import { decodeStdBase64 } from '../security/keyring.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { decodeKeyResponse, encodeKeyRequest } from './messages.js';
@@ -63,9 +63,11 @@ export class KeyManager {
   }
 
   #change(name: string, key: string): Promise<KeyOperationResult> {
+    // Only the base64 is checked here, as the reference does: a key of the wrong size is still
+    // sent, and every member reports the size error itself.
     let raw: Uint8Array;
     try {
-      raw = decodeKey(key);
+      raw = decodeStdBase64(key);
     } catch (err) {
       return Promise.resolve(emptyResult(errorMessage(err)));
     }
