@@ -30,6 +30,8 @@ export interface KeyOperationResult {
 export interface KeyManagerHost {
   query(name: string, payload: Uint8Array, options: QueryOptions): QueryHandle;
   numMembers(): number;
+  /** Names of the alive and suspect members, the ones expected to answer. */
+  liveMemberNames(): string[];
   readonly logger: Logger;
 }
 
@@ -83,15 +85,26 @@ export class KeyManager {
   async #run(name: string, key: Uint8Array): Promise<KeyOperationResult> {
     const result = emptyResult(undefined);
     result.numNodes = this.#host.numMembers();
+    const expected = this.#host.liveMemberNames();
+    const answered = new Set<string>();
     const handle = this.#host.query(name, encodeKeyRequest({ key }), { requestAck: false });
 
     for await (const reply of handle) {
       if (reply.type !== 'response') continue;
+      answered.add(reply.from);
       result.numResp++;
       this.#tally(result, reply.from, reply.payload);
       if (result.numResp >= result.numNodes) break;
     }
     handle.close();
+
+    // Beyond the reference: name the members that never answered, so a partial failure says
+    // which node to look at (the Go CLI prints these like any other per-node message).
+    for (const name of expected) {
+      if (!answered.has(name) && !(name in result.messages)) {
+        result.messages[name] = 'no response before the query timed out';
+      }
+    }
 
     if (result.numErr > 0) result.error = `${result.numErr}/${result.numNodes} nodes reported failure`;
     else if (result.numResp !== result.numNodes) result.error = `${result.numResp}/${result.numNodes} nodes reported success`;

@@ -162,6 +162,7 @@ export class Serf {
     this.keyManager = new KeyManager({
       query: (name, payload, opts) => this.#startQuery(name, payload, opts, true),
       numMembers: () => this.#memberlist.numMembers(),
+      liveMemberNames: () => this.#memberlist.members().map((m) => m.name),
       logger: this.#logger,
     });
   }
