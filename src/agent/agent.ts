@@ -45,7 +45,13 @@ export class Agent implements AgentBackend {
   #shutdown = false;
   #tags: Record<string, string>;
 
-  private constructor(config: AgentConfig, serf: Serf, logWriter: LogWriter, handlers: EventHandlerRunner, tags: Record<string, string>) {
+  private constructor(
+    config: AgentConfig,
+    serf: Serf,
+    logWriter: LogWriter,
+    handlers: EventHandlerRunner,
+    tags: Record<string, string>,
+  ) {
     this.config = config;
     this.serf = serf;
     this.#logWriter = logWriter;
@@ -65,7 +71,9 @@ export class Agent implements AgentBackend {
     let tags = { ...config.tags };
     if (config.tagsFile) {
       if (Object.keys(config.tags).length > 0) {
-        throw new AgentStartError('Failed to setup the Serf agent: Tags config not allowed while using tag files');
+        throw new AgentStartError(
+          'Failed to setup the Serf agent: Tags config not allowed while using tag files',
+        );
       }
       const restored = await readTagsFile(config.tagsFile).catch((err: unknown) => {
         throw new AgentStartError(`Failed to setup the Serf agent: ${errorMessage(err)}`);
@@ -96,7 +104,9 @@ export class Agent implements AgentBackend {
       serf = await Serf.create(Agent.serfOptions(config, tags), {
         logger: logWriter.logger(),
         ...(keyring ? { keyring } : {}),
-        ...(config.keyringFile ? { persistKeyring: (keys: string[]) => writeKeyringFile(config.keyringFile, keys) } : {}),
+        ...(config.keyringFile
+          ? { persistKeyring: (keys: string[]) => writeKeyringFile(config.keyringFile, keys) }
+          : {}),
         onEvent,
       });
     } catch (err) {
@@ -119,7 +129,9 @@ export class Agent implements AgentBackend {
 
   static async #setupKeyring(config: AgentConfig, logger: Logger): Promise<Keyring | undefined> {
     if (config.encryptKey && config.keyringFile) {
-      throw new AgentStartError('Failed to setup the Serf agent: Encryption key not allowed while using a keyring');
+      throw new AgentStartError(
+        'Failed to setup the Serf agent: Encryption key not allowed while using a keyring',
+      );
     }
     if (config.keyringFile) {
       let keys: Uint8Array[];
@@ -148,10 +160,14 @@ export class Agent implements AgentBackend {
     const bind = splitHostPort(config.bind, 7946);
     const advertise = config.advertise ? splitHostPort(config.advertise, bind.port) : undefined;
     if (config.protocol < 2) {
-      throw new InvalidArgumentError(`Protocol version '${config.protocol}' too low. Must be in range: [2, 5]`);
+      throw new InvalidArgumentError(
+        `Protocol version '${config.protocol}' too low. Must be in range: [2, 5]`,
+      );
     }
     if (config.protocol > 5) {
-      throw new InvalidArgumentError(`Protocol version '${config.protocol}' too high. Must be in range: [2, 5]`);
+      throw new InvalidArgumentError(
+        `Protocol version '${config.protocol}' too high. Must be in range: [2, 5]`,
+      );
     }
     const profile = config.profile as SerfOptions['profile'];
     return {
@@ -181,7 +197,11 @@ export class Agent implements AgentBackend {
 
   /** Starts the RPC listener. Throws AgentStartError with the reference's text. */
   async startRpc(): Promise<void> {
-    const rpc = new RpcServer({ backend: this, address: this.config.rpcAddr, logger: this.#logWriter.logger() });
+    const rpc = new RpcServer({
+      backend: this,
+      address: this.config.rpcAddr,
+      logger: this.#logWriter.logger(),
+    });
     try {
       await rpc.start();
     } catch (err) {

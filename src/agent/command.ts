@@ -61,7 +61,9 @@ export async function runAgent(argv: string[], io: AgentIo): Promise<number> {
   try {
     agent = await Agent.create(config, logWriter);
   } catch (err) {
-    out(`==> ${err instanceof AgentStartError ? err.message : `Failed to start the Serf agent: ${errorMessage(err)}`}`);
+    out(
+      `==> ${err instanceof AgentStartError ? err.message : `Failed to start the Serf agent: ${errorMessage(err)}`}`,
+    );
     logWriter.releaseConsole();
     return 1;
   }

@@ -18,7 +18,9 @@ export interface BackendQueryParams {
   timeoutMs: number;
 }
 
-export type BackendQueryReply = { type: 'ack'; from: string } | { type: 'response'; from: string; payload: Uint8Array };
+export type BackendQueryReply =
+  | { type: 'ack'; from: string }
+  | { type: 'response'; from: string; payload: Uint8Array };
 
 /** A running query: yields acks and responses as they arrive and ends at its deadline. */
 export interface BackendQuery extends AsyncIterable<BackendQueryReply> {

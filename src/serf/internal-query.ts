@@ -8,7 +8,13 @@ import { decodeKey, encodeKey, type Keyring } from '../security/keyring.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type { QueryEvent } from './events.js';
-import { type ConflictMember, decodeKeyRequest, encodeConflictResponse, encodeKeyResponse, type KeyResponse } from './messages.js';
+import {
+  type ConflictMember,
+  decodeKeyRequest,
+  encodeConflictResponse,
+  encodeKeyResponse,
+  type KeyResponse,
+} from './messages.js';
 
 export const INTERNAL_QUERY_PREFIX = '_serf_';
 

@@ -7,9 +7,9 @@
 import { decodeStdBase64 } from '../security/keyring.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { decodeKeyResponse, encodeKeyRequest } from './messages.js';
-import { SerfMessageType } from './message-types.js';
 import { InternalQuery } from './internal-query.js';
+import { SerfMessageType } from './message-types.js';
+import { decodeKeyResponse, encodeKeyRequest } from './messages.js';
 import type { QueryHandle, QueryOptions } from './query.js';
 
 export interface KeyOperationResult {
@@ -107,7 +107,8 @@ export class KeyManager {
     }
 
     if (result.numErr > 0) result.error = `${result.numErr}/${result.numNodes} nodes reported failure`;
-    else if (result.numResp !== result.numNodes) result.error = `${result.numResp}/${result.numNodes} nodes reported success`;
+    else if (result.numResp !== result.numNodes)
+      result.error = `${result.numResp}/${result.numNodes} nodes reported success`;
     return result;
   }
 

@@ -4,10 +4,12 @@
  */
 
 import type { Clock, TimerHandle } from '../util/clock.js';
-import type { QueryResponseMessage } from './messages.js';
 import { QueryFlag } from './message-types.js';
+import type { QueryResponseMessage } from './messages.js';
 
-export type QueryReply = { type: 'ack'; from: string } | { type: 'response'; from: string; payload: Uint8Array };
+export type QueryReply =
+  | { type: 'ack'; from: string }
+  | { type: 'response'; from: string; payload: Uint8Array };
 
 export interface QueryOptions {
   /** Only nodes with these names process the query. */

@@ -9,21 +9,35 @@
 
 import { randomInt as cryptoRandomInt } from 'node:crypto';
 import { bytesToIp, ipToBytes } from '../codec/ip.js';
+import { TransmitLimitedQueue } from '../memberlist/broadcast-queue.js';
 import type { Delegate, Delegates, EventDelegate, PingDelegate } from '../memberlist/delegate.js';
 import { Memberlist } from '../memberlist/memberlist.js';
-import { TransmitLimitedQueue } from '../memberlist/broadcast-queue.js';
 import type { NodeInfo } from '../memberlist/node.js';
 import type { Keyring } from '../security/keyring.js';
 import type { Transport } from '../transport/types.js';
 import { type Clock, SystemClock, type TimerHandle } from '../util/clock.js';
-import { errorMessage, InvalidArgumentError, NotRunningError, ProtocolError, SerfError, TimeoutError } from '../util/errors.js';
+import {
+  errorMessage,
+  InvalidArgumentError,
+  NotRunningError,
+  ProtocolError,
+  SerfError,
+  TimeoutError,
+} from '../util/errors.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { mathRandom, type Rng, shuffle } from '../util/rng.js';
 import { MemberEventCoalescer, UserEventCoalescer } from './coalesce.js';
 import { memberlistOptionsFor, type SerfOptions, serfDefaults, validateSerfOptions } from './config.js';
 import { type Coordinate, CoordinateClient, decodePingPayload, encodePingPayload } from './coordinate.js';
 import { EventStream } from './event-stream.js';
-import type { Member, MemberEvent, MemberEventType, MemberStatusName, QueryEvent, SerfEvent } from './events.js';
+import type {
+  Member,
+  MemberEvent,
+  MemberEventType,
+  MemberStatusName,
+  QueryEvent,
+  SerfEvent,
+} from './events.js';
 import { MemberStatus } from './events.js';
 import { matchesFilters } from './filters.js';
 import { handleInternalQuery, InternalQuery, isInternalQuery } from './internal-query.js';
@@ -135,7 +149,11 @@ export class Serf {
   readonly keyManager: KeyManager;
 
   private constructor(options: SerfOptions, deps: SerfDeps) {
-    this.options = Object.freeze({ ...options, tags: { ...options.tags }, memberlist: { ...options.memberlist } });
+    this.options = Object.freeze({
+      ...options,
+      tags: { ...options.tags },
+      memberlist: { ...options.memberlist },
+    });
     this.#clock = deps.clock ?? new SystemClock();
     this.#rng = deps.rng ?? mathRandom;
     this.#logger = (deps.logger ?? silentLogger).child({ component: 'serf' });
@@ -153,7 +171,9 @@ export class Serf {
     this.#eventQueue = new TransmitLimitedQueue(mult, numMembers);
 
     this.#coordClient = options.disableCoordinates ? undefined : new CoordinateClient(undefined, this.#rng);
-    this.#events = new EventStream((err) => this.#logger.error(`Event listener failed: ${errorMessage(err)}`));
+    this.#events = new EventStream((err) =>
+      this.#logger.error(`Event listener failed: ${errorMessage(err)}`),
+    );
     if (deps.onEvent) this.#events.on(deps.onEvent);
     this.#closed = new Promise((resolve) => {
       this.#resolveClosed = resolve;
@@ -172,7 +192,10 @@ export class Serf {
    * memberlist transport and starts the reaper, reconnector and queue monitor. Options not given
    * take the library defaults of Serf 0.9.4.
    */
-  static async create(options: Partial<SerfOptions> & { nodeName: string }, deps: SerfDeps = {}): Promise<Serf> {
+  static async create(
+    options: Partial<SerfOptions> & { nodeName: string },
+    deps: SerfDeps = {},
+  ): Promise<Serf> {
     const full: SerfOptions = { ...serfDefaults(options.nodeName), ...options };
     validateSerfOptions(full);
     checkTagsSize(encodeTags(full.tags));
@@ -214,7 +237,11 @@ export class Serf {
     }
     if (o.userCoalescePeriodMs > 0 && o.userQuiescentPeriodMs > 0) {
       this.#userCoalescer = new UserEventCoalescer(
-        { clock: this.#clock, coalescePeriodMs: o.userCoalescePeriodMs, quiescentPeriodMs: o.userQuiescentPeriodMs },
+        {
+          clock: this.#clock,
+          coalescePeriodMs: o.userCoalescePeriodMs,
+          quiescentPeriodMs: o.userQuiescentPeriodMs,
+        },
         (e) => (this.#memberCoalescer ? this.#memberCoalescer.handle(e) : this.#events.emit(e)),
       );
     }
@@ -243,7 +270,8 @@ export class Serf {
 
   #schedule(): void {
     const o = this.options;
-    if (o.reapIntervalMs > 0) this.#timers.push(this.#clock.setInterval(() => this.#reap(), o.reapIntervalMs));
+    if (o.reapIntervalMs > 0)
+      this.#timers.push(this.#clock.setInterval(() => this.#reap(), o.reapIntervalMs));
     if (o.reconnectIntervalMs > 0) {
       this.#timers.push(this.#clock.setInterval(() => this.#reconnect(), o.reconnectIntervalMs));
     }
@@ -303,7 +331,11 @@ export class Serf {
 
   /** The three Lamport clocks' current values. */
   clocks(): { member: number; event: number; query: number } {
-    return { member: this.#memberClock.time(), event: this.#eventClock.time(), query: this.#queryClock.time() };
+    return {
+      member: this.#memberClock.time(),
+      event: this.#eventClock.time(),
+      query: this.#queryClock.time(),
+    };
   }
 
   /** Values for `serf info` / RPC `stats`, every value a decimal string. */
@@ -326,7 +358,9 @@ export class Serf {
   }
 
   /** Events from now on, as an async iterator with a bounded buffer (the oldest are dropped). */
-  events(options: { bufferSize?: number } = {}): AsyncIterableIterator<SerfEvent> & { readonly dropped: number } {
+  events(
+    options: { bufferSize?: number } = {},
+  ): AsyncIterableIterator<SerfEvent> & { readonly dropped: number } {
     return this.#events.subscribe(options.bufferSize ?? this.options.eventSubscriberBuffer);
   }
 
@@ -357,7 +391,8 @@ export class Serf {
    */
   async leave(): Promise<void> {
     if (this.#state === 'left') return;
-    if (this.#state === 'leaving') throw new SerfError('SERF_ERR_INVALID_ARGUMENT', 'Leave already in progress');
+    if (this.#state === 'leaving')
+      throw new SerfError('SERF_ERR_INVALID_ARGUMENT', 'Leave already in progress');
     if (this.#state === 'shutdown') throw new NotRunningError('Leave called after Shutdown');
     this.#state = 'leaving';
     await this.#snapshotter?.leave();
@@ -366,7 +401,11 @@ export class Serf {
     this.#memberClock.increment();
     this.#handleLeaveIntent(msg);
     if (this.#hasAliveMembers()) {
-      await this.#broadcastAndWait(this.#intentQueue, encodeSerfMessage({ type: 'leave', body: msg }), 'timeout while waiting for graceful leave');
+      await this.#broadcastAndWait(
+        this.#intentQueue,
+        encodeSerfMessage({ type: 'leave', body: msg }),
+        'timeout while waiting for graceful leave',
+      );
     }
 
     try {
@@ -410,19 +449,33 @@ export class Serf {
    * Sends a user event to the whole cluster. `coalesce` lets agents fold it with newer events of the
    * same name. Rejects when name plus payload exceed the configured size limit.
    */
-  async userEvent(name: string, payload: Uint8Array | null, options: { coalesce?: boolean } = {}): Promise<void> {
+  async userEvent(
+    name: string,
+    payload: Uint8Array | null,
+    options: { coalesce?: boolean } = {},
+  ): Promise<void> {
     this.#assertAlive();
     const limit = this.options.userEventSizeLimit;
     const raw = (payload?.length ?? 0) + Buffer.byteLength(name);
-    if (raw > limit) throw new InvalidArgumentError(`user event exceeds configured limit of ${limit} bytes before encoding`);
-    if (raw > 9216) throw new InvalidArgumentError('user event exceeds sane limit of 9216 bytes before encoding');
+    if (raw > limit)
+      throw new InvalidArgumentError(`user event exceeds configured limit of ${limit} bytes before encoding`);
+    if (raw > 9216)
+      throw new InvalidArgumentError('user event exceeds sane limit of 9216 bytes before encoding');
 
-    const msg: UserEventMessage = { ltime: this.#eventClock.time(), name, payload, cc: options.coalesce ?? true };
+    const msg: UserEventMessage = {
+      ltime: this.#eventClock.time(),
+      name,
+      payload,
+      cc: options.coalesce ?? true,
+    };
     const encoded = encodeSerfMessage({ type: 'userEvent', body: msg });
     if (encoded.length > limit) {
-      throw new InvalidArgumentError(`encoded user event exceeds configured limit of ${limit} bytes after encoding`);
+      throw new InvalidArgumentError(
+        `encoded user event exceeds configured limit of ${limit} bytes after encoding`,
+      );
     }
-    if (encoded.length > 9216) throw new InvalidArgumentError('encoded user event exceeds sane limit of 9216 bytes after encoding');
+    if (encoded.length > 9216)
+      throw new InvalidArgumentError('encoded user event exceeds sane limit of 9216 bytes after encoding');
 
     this.#eventClock.increment();
     this.#handleUserEvent(msg);
@@ -448,7 +501,11 @@ export class Serf {
     this.#memberClock.increment();
     this.#handleLeaveIntent(msg);
     if (!this.#hasAliveMembers()) return;
-    await this.#broadcastAndWait(this.#intentQueue, encodeSerfMessage({ type: 'leave', body: msg }), 'timed out broadcasting node removal');
+    await this.#broadcastAndWait(
+      this.#intentQueue,
+      encodeSerfMessage({ type: 'leave', body: msg }),
+      'timed out broadcasting node removal',
+    );
   }
 
   /** The cached coordinate of a node (this node's own is always current), if coordinates are on. */
@@ -465,7 +522,8 @@ export class Serf {
     const delegate: Delegate = {
       nodeMeta: (limit) => {
         const meta = encodeTags(this.#tags);
-        if (meta.length > limit) throw new InvalidArgumentError(`Encoded length of tags exceeds limit of ${limit} bytes`);
+        if (meta.length > limit)
+          throw new InvalidArgumentError(`Encoded length of tags exceeds limit of ${limit} bytes`);
         return meta;
       },
       notifyMsg: (buf) => this.#receiveMessage(buf),
@@ -612,7 +670,8 @@ export class Serf {
       this.#handleJoinIntent({ ltime, node: name });
     }
 
-    if (join && this.#ignoreOldEvents && pp.eventLTime > this.#eventMinTime) this.#eventMinTime = pp.eventLTime;
+    if (join && this.#ignoreOldEvents && pp.eventLTime > this.#eventMinTime)
+      this.#eventMinTime = pp.eventLTime;
 
     for (const slot of pp.events) {
       if (!slot) continue;
@@ -692,7 +751,9 @@ export class Serf {
       return;
     }
     const type: MemberEventType = m.status === 'left' ? 'member-leave' : 'member-failed';
-    this.#logger.info(`${type === 'member-leave' ? 'EventMemberLeave' : 'EventMemberFailed'}: ${m.name} ${m.addr}`);
+    this.#logger.info(
+      `${type === 'member-leave' ? 'EventMemberLeave' : 'EventMemberFailed'}: ${m.name} ${m.addr}`,
+    );
     this.#emitMemberEvent(type, [m]);
   }
 
@@ -712,7 +773,9 @@ export class Serf {
       );
       return;
     }
-    this.#logger.error(`Node name conflicts with another node at ${other.addr}:${other.port}. Names must be unique!`);
+    this.#logger.error(
+      `Node name conflicts with another node at ${other.addr}:${other.port}. Names must be unique!`,
+    );
     if (this.options.enableNameConflictResolution) {
       this.#resolveNameConflict().catch((err) =>
         this.#logger.error(`Name conflict resolution failed: ${errorMessage(err)}`),
@@ -722,7 +785,12 @@ export class Serf {
 
   /** Asks the cluster which node it knows under our name; the minority shuts down. */
   async #resolveNameConflict(): Promise<void> {
-    const handle = this.#startQuery(InternalQuery.conflict, new TextEncoder().encode(this.options.nodeName), {}, true);
+    const handle = this.#startQuery(
+      InternalQuery.conflict,
+      new TextEncoder().encode(this.options.nodeName),
+      {},
+      true,
+    );
     const self = this.#memberlist.advertiseAddress;
     const selfAddr = ipToBytes(self.host);
     let responses = 0;
@@ -921,7 +989,10 @@ export class Serf {
   }
 
   async #rejoinPrevious(previous: Map<string, string>): Promise<void> {
-    const candidates = shuffle(this.#rng, [...previous].filter(([name]) => name !== this.options.nodeName));
+    const candidates = shuffle(
+      this.#rng,
+      [...previous].filter(([name]) => name !== this.options.nodeName),
+    );
     for (const [name, addr] of candidates) {
       if (this.#state !== 'alive') return;
       this.#logger.info(`Attempting re-join to previously known node: ${name}: ${addr}`);
@@ -971,7 +1042,12 @@ export class Serf {
   // ---------------------------------------------------------------------------------------------
   // Queries
 
-  #startQuery(name: string, payload: Uint8Array | null, options: QueryOptions, internal: boolean): QueryHandle {
+  #startQuery(
+    name: string,
+    payload: Uint8Array | null,
+    options: QueryOptions,
+    internal: boolean,
+  ): QueryHandle {
     if (this.options.protocolVersion < 4) throw new ProtocolError('Feature not supported');
     void internal;
     const timeoutMs =
@@ -984,8 +1060,10 @@ export class Serf {
           );
 
     const filters: Uint8Array[] = [];
-    if (options.filterNodes && options.filterNodes.length > 0) filters.push(encodeNodeFilter(options.filterNodes));
-    for (const [tag, expr] of Object.entries(options.filterTags ?? {})) filters.push(encodeTagFilter(tag, expr));
+    if (options.filterNodes && options.filterNodes.length > 0)
+      filters.push(encodeNodeFilter(options.filterNodes));
+    for (const [tag, expr] of Object.entries(options.filterTags ?? {}))
+      filters.push(encodeTagFilter(tag, expr));
 
     const relayFactor = options.relayFactor ?? 0;
     if (!Number.isInteger(relayFactor) || relayFactor < 0 || relayFactor > 255) {
@@ -1063,7 +1141,13 @@ export class Serf {
     }
 
     if (q.flags & QueryFlag.ack) {
-      const ack: QueryResponseMessage = { ltime: q.ltime, id: q.id, from: this.options.nodeName, flags: QueryFlag.ack, payload: null };
+      const ack: QueryResponseMessage = {
+        ltime: q.ltime,
+        id: q.id,
+        from: this.options.nodeName,
+        flags: QueryFlag.ack,
+        payload: null,
+      };
       const raw = encodeSerfMessage({ type: 'queryResponse', body: ack });
       this.#sendToOrigin(origin, raw, q);
     }
@@ -1081,7 +1165,13 @@ export class Serf {
       respond: async (payload: Uint8Array) => {
         if (responded) throw new SerfError('SERF_ERR_INVALID_ARGUMENT', 'response already sent');
         if (this.#clock.now() > deadline) throw new TimeoutError('response is past the deadline');
-        const resp: QueryResponseMessage = { ltime: q.ltime, id: q.id, from: this.options.nodeName, flags: 0, payload };
+        const resp: QueryResponseMessage = {
+          ltime: q.ltime,
+          id: q.id,
+          from: this.options.nodeName,
+          flags: 0,
+          payload,
+        };
         const raw = encodeSerfMessage({ type: 'queryResponse', body: resp });
         const limit = this.options.queryResponseSizeLimit;
         if (raw.length > limit) throw new InvalidArgumentError(`response exceeds limit of ${limit} bytes`);
@@ -1094,11 +1184,17 @@ export class Serf {
   }
 
   /** Sends an ack or response to the query origin, plus relayed copies when asked for. */
-  async #sendToOrigin(origin: { host: string; port: number }, raw: Uint8Array, q: QueryMessage): Promise<void> {
+  async #sendToOrigin(
+    origin: { host: string; port: number },
+    raw: Uint8Array,
+    q: QueryMessage,
+  ): Promise<void> {
     try {
       await this.#memberlist.sendUserMessage(origin, raw);
     } catch (err) {
-      this.#logger.error(`Failed to send query response to ${origin.host}:${origin.port}: ${errorMessage(err)}`);
+      this.#logger.error(
+        `Failed to send query response to ${origin.host}:${origin.port}: ${errorMessage(err)}`,
+      );
     }
     if (q.relayFactor > 0) await this.#relay(q, raw);
   }
@@ -1108,7 +1204,9 @@ export class Serf {
       .map((s) => s.member)
       .filter((m) => m.name !== this.options.nodeName && m.status === 'alive' && m.protocolMax >= 5);
     if (candidates.length < q.relayFactor) {
-      this.#logger.warn(`Not enough members to relay query response (${candidates.length} of ${q.relayFactor} wanted)`);
+      this.#logger.warn(
+        `Not enough members to relay query response (${candidates.length} of ${q.relayFactor} wanted)`,
+      );
     }
     const relayMsg = encodeSerfMessage({
       type: 'relay',
@@ -1138,13 +1236,19 @@ export class Serf {
     }
     this.#memberlist
       .sendUserMessage({ host, port: dest.port }, inner)
-      .catch((err) => this.#logger.error(`Failed to forward relayed response to ${host}:${dest.port}: ${errorMessage(err)}`));
+      .catch((err) =>
+        this.#logger.error(
+          `Failed to forward relayed response to ${host}:${dest.port}: ${errorMessage(err)}`,
+        ),
+      );
   }
 
   #handleQueryResponse(resp: QueryResponseMessage): void {
     const handle = this.#queries.get(resp.ltime);
     if (!handle) {
-      this.#logger.warn(`reply for non-running query (LTime: ${resp.ltime}, ID: ${resp.id}) From: ${resp.from}`);
+      this.#logger.warn(
+        `reply for non-running query (LTime: ${resp.ltime}, ID: ${resp.id}) From: ${resp.from}`,
+      );
       return;
     }
     if (handle.id !== resp.id) {
@@ -1193,7 +1297,11 @@ export class Serf {
     return false;
   }
 
-  async #broadcastAndWait(queue: TransmitLimitedQueue, message: Uint8Array, timeoutText: string): Promise<void> {
+  async #broadcastAndWait(
+    queue: TransmitLimitedQueue,
+    message: Uint8Array,
+    timeoutText: string,
+  ): Promise<void> {
     let timer: TimerHandle | undefined;
     const sent = new Promise<void>((resolve) => queue.queue({ message, finished: resolve }));
     const timeout = new Promise<'timeout'>((resolve) => {

@@ -13,18 +13,14 @@ export interface Address {
   port: number;
 }
 
-export interface PacketHandler {
-  /**
-   * Called for every datagram received. `receivedAt` is the transport clock's `now()` at arrival,
-   * which memberlist uses for RTT measurement. Must not throw; must not block.
-   */
-  (packet: Uint8Array, from: Address, receivedAt: number): void;
-}
+/**
+ * Called for every datagram received. `receivedAt` is the transport clock's `now()` at arrival,
+ * which memberlist uses for RTT measurement. Must not throw; must not block.
+ */
+export type PacketHandler = (packet: Uint8Array, from: Address, receivedAt: number) => void;
 
-export interface StreamHandler {
-  /** Called for every accepted stream connection. The handler owns the stream and must close it. */
-  (stream: Stream): void;
-}
+/** Called for every accepted stream connection. The handler owns the stream and must close it. */
+export type StreamHandler = (stream: Stream) => void;
 
 /**
  * One reliable, ordered byte stream (a TCP connection). Reads return whole chunks as they arrive.

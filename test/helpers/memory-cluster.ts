@@ -3,7 +3,7 @@
  * protocol tests that simulate minutes of cluster time in seconds.
  */
 
-import { type MemberlistOptions, profileDefaults, type ProfileName } from '../../src/memberlist/config.js';
+import { type MemberlistOptions, type ProfileName, profileDefaults } from '../../src/memberlist/config.js';
 import type { EventDelegate } from '../../src/memberlist/delegate.js';
 import { Memberlist } from '../../src/memberlist/memberlist.js';
 import type { NodeInfo } from '../../src/memberlist/node.js';

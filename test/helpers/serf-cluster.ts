@@ -3,10 +3,10 @@
  * intents, events, queries, coalescing and reaping in simulated time.
  */
 
+import type { Keyring } from '../../src/security/keyring.js';
 import type { SerfOptions } from '../../src/serf/config.js';
 import type { SerfEvent } from '../../src/serf/events.js';
 import { Serf } from '../../src/serf/serf.js';
-import type { Keyring } from '../../src/security/keyring.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { SeededRng } from '../../src/util/rng.js';
@@ -29,7 +29,12 @@ export interface SerfCluster {
 
 export async function createSerfCluster(
   size: number,
-  options: { seed?: number; serf?: Partial<SerfOptions>; keyring?: (i: number) => Keyring | undefined; join?: boolean } = {},
+  options: {
+    seed?: number;
+    serf?: Partial<SerfOptions>;
+    keyring?: (i: number) => Keyring | undefined;
+    join?: boolean;
+  } = {},
 ): Promise<SerfCluster> {
   const clock = new ManualClock(1_000_000);
   const seed = options.seed ?? 1;
@@ -49,7 +54,8 @@ export async function createSerfCluster(
     );
     const start = clock.now();
     while (!done) {
-      if (clock.now() - start > limitMs) throw new Error(`operation did not finish within ${limitMs} ms of simulated time`);
+      if (clock.now() - start > limitMs)
+        throw new Error(`operation did not finish within ${limitMs} ms of simulated time`);
       await clock.advance(10);
     }
     return promise;
@@ -58,7 +64,8 @@ export async function createSerfCluster(
   const until = async (cond: () => boolean, limitMs = 60_000, stepMs = 50): Promise<number> => {
     const start = clock.now();
     while (!cond()) {
-      if (clock.now() - start > limitMs) throw new Error(`condition not reached within ${limitMs} ms of simulated time`);
+      if (clock.now() - start > limitMs)
+        throw new Error(`condition not reached within ${limitMs} ms of simulated time`);
       await clock.advance(stepMs);
     }
     return clock.now() - start;

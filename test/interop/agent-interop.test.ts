@@ -46,18 +46,37 @@ describe('mixed cluster of Go and serf-ts agents', () => {
 
     const common = { encryptKey: key, eventHandlers: [handler] };
     const go1 = await ReferenceAgent.start({ name: 'go-1', ...common });
-    const ts1 = await ReferenceAgent.start({ name: 'ts-1', implementation: 'serf-ts', ...common, join: [go1.gossipAddr] });
+    const ts1 = await ReferenceAgent.start({
+      name: 'ts-1',
+      implementation: 'serf-ts',
+      ...common,
+      join: [go1.gossipAddr],
+    });
     const go2 = await ReferenceAgent.start({ name: 'go-2', ...common, join: [ts1.gossipAddr] });
-    const ts2 = await ReferenceAgent.start({ name: 'ts-2', implementation: 'serf-ts', ...common, join: [go2.gossipAddr] });
+    const ts2 = await ReferenceAgent.start({
+      name: 'ts-2',
+      implementation: 'serf-ts',
+      ...common,
+      join: [go2.gossipAddr],
+    });
     const all = [go1, ts1, go2, ts2];
     const names = all.map((a) => a.name).sort();
 
-    assert.ok(ts1.output.some((l) => l.includes('Encrypted: true')), 'serf-ts banner says Encrypted: true');
+    assert.ok(
+      ts1.output.some((l) => l.includes('Encrypted: true')),
+      'serf-ts banner says Encrypted: true',
+    );
     for (const agent of all) {
       await waitFor(
         async () => {
           const members = await agent.members();
-          return members.filter((m) => m.status === 'alive').map((m) => m.name).sort().join(',') === names.join(',');
+          return (
+            members
+              .filter((m) => m.status === 'alive')
+              .map((m) => m.name)
+              .sort()
+              .join(',') === names.join(',')
+          );
         },
         { timeoutMs: 30_000, message: `${agent.name} lists all four members alive` },
       );
@@ -67,10 +86,13 @@ describe('mixed cluster of Go and serf-ts agents', () => {
     assert.equal((await ts1.cli(['event', '-coalesce=false', 'from-ts', 'p1'])).code, 0);
     assert.equal((await go1.cli(['event', '-coalesce=false', 'from-go', 'p2'])).code, 0);
     for (const event of ['from-ts', 'from-go']) {
-      await waitFor(async () => (await lines(log)).filter((l) => l.includes(`|user|${event}|`)).length === 4, {
-        timeoutMs: 20_000,
-        message: `${event} handled on all four nodes`,
-      });
+      await waitFor(
+        async () => (await lines(log)).filter((l) => l.includes(`|user|${event}|`)).length === 4,
+        {
+          timeoutMs: 20_000,
+          message: `${event} handled on all four nodes`,
+        },
+      );
     }
 
     // Queries both ways, answered by every node's handler.
@@ -78,7 +100,8 @@ describe('mixed cluster of Go and serf-ts agents', () => {
       const q = await origin.cli(['query', '-format=json', '-timeout=4s', 'ping-all']);
       assert.equal(q.code, 0, q.stdout);
       const parsed = JSON.parse(q.stdout) as { Responses: Record<string, string> };
-      for (const n of names) assert.equal(parsed.Responses[n], `pong-${n}`, `${origin.name} got ${n}'s answer`);
+      for (const n of names)
+        assert.equal(parsed.Responses[n], `pong-${n}`, `${origin.name} got ${n}'s answer`);
     }
 
     // SIGINT on a serf-ts agent: a graceful leave, seen as left everywhere.

@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { cleanupAgents, type CliResult, ReferenceAgent } from '../helpers/reference.js';
+import { type CliResult, cleanupAgents, ReferenceAgent } from '../helpers/reference.js';
 import { waitFor } from '../helpers/wait.js';
 
 after(cleanupAgents);
@@ -32,7 +32,11 @@ function normalize(text: string): string {
 }
 
 function same(ts: CliResult, go: CliResult, label: string): void {
-  assert.equal(ts.code, go.code, `${label}: exit code (serf-ts ${ts.code}, Go ${go.code})\n${ts.stdout}\n---\n${go.stdout}`);
+  assert.equal(
+    ts.code,
+    go.code,
+    `${label}: exit code (serf-ts ${ts.code}, Go ${go.code})\n${ts.stdout}\n---\n${go.stdout}`,
+  );
   assert.equal(normalize(ts.stdout), normalize(go.stdout), `${label}: stdout`);
 }
 
@@ -84,7 +88,9 @@ describe('Go CLI against serf-ts agents', { timeout: 120_000 }, () => {
     const { t, g } = await both(['members', '-format=json']);
     assert.equal(t.code, 0);
     const shape = (out: string) =>
-      (JSON.parse(out) as { members: Record<string, unknown>[] }).members.map((m) => Object.keys(m).join(','));
+      (JSON.parse(out) as { members: Record<string, unknown>[] }).members.map((m) =>
+        Object.keys(m).join(','),
+      );
     assert.deepEqual(shape(t.stdout), shape(g.stdout));
   });
 

@@ -52,7 +52,10 @@ class BareSerfDelegate implements Delegate {
   }
 }
 
-async function startNode(name: string, keyB64?: string): Promise<{ node: Memberlist; delegate: BareSerfDelegate }> {
+async function startNode(
+  name: string,
+  keyB64?: string,
+): Promise<{ node: Memberlist; delegate: BareSerfDelegate }> {
   const delegate = new BareSerfDelegate();
   const keyring = keyB64 ? new Keyring([decodeKey(keyB64)], decodeKey(keyB64)) : undefined;
   const port = await freePort('127.0.0.1');
@@ -95,7 +98,10 @@ for (const encrypted of [false, true]) {
       assert.ok(entry);
       assert.equal(entry.addr, `127.0.0.1:${ts1.node.advertiseAddress.port}`);
       assert.deepEqual(entry.tags, {});
-      await waitFor(() => ts1.node.members().length === 4, { timeoutMs: 30_000, message: 'ts-1 sees 4 members' });
+      await waitFor(() => ts1.node.members().length === 4, {
+        timeoutMs: 30_000,
+        message: 'ts-1 sees 4 members',
+      });
 
       // A Go agent crashes: the serf-ts nodes must declare it dead.
       await refB.kill();
@@ -115,7 +121,9 @@ for (const encrypted of [false, true]) {
       await ts2.node.shutdown();
 
       // Errors the Go agent logs about traffic it could not read would point at a wire mismatch.
-      const wireErrors = refA.output.filter((l) => /\[ERR\] memberlist: (Decrypt|Failed to decode|msg type)/.test(l));
+      const wireErrors = refA.output.filter((l) =>
+        /\[ERR\] memberlist: (Decrypt|Failed to decode|msg type)/.test(l),
+      );
       assert.deepEqual(wireErrors, [], 'the Go agent logged no decrypt or decode errors');
     });
   });

@@ -50,7 +50,11 @@ async function logLines(path: string): Promise<string[]> {
   return (await readFile(path, 'utf8')).split('\n').filter((l) => l !== '');
 }
 
-async function startSerf(name: string, key: string | undefined, tags: Record<string, string>): Promise<{ serf: Serf; events: SerfEvent[] }> {
+async function startSerf(
+  name: string,
+  key: string | undefined,
+  tags: Record<string, string>,
+): Promise<{ serf: Serf; events: SerfEvent[] }> {
   const events: SerfEvent[] = [];
   const keyring = key ? new Keyring([decodeKey(key)], decodeKey(key)) : undefined;
   const serf = await Serf.create(
@@ -75,7 +79,12 @@ for (const encrypted of [false, true]) {
       const key = encrypted ? (await runReferenceCli(['keygen'])).stdout.trim() : undefined;
       const hA = await handlerScript(await mkdtemp(join(dir, 'a-')));
       const hB = await handlerScript(await mkdtemp(join(dir, 'b-')));
-      const refA = await ReferenceAgent.start({ name: 'ref-a', encryptKey: key, tags: { role: 'web' }, eventHandlers: [hA.script] });
+      const refA = await ReferenceAgent.start({
+        name: 'ref-a',
+        encryptKey: key,
+        tags: { role: 'web' },
+        eventHandlers: [hA.script],
+      });
       const refB = await ReferenceAgent.start({
         name: 'ref-b',
         encryptKey: key,
@@ -108,15 +117,19 @@ for (const encrypted of [false, true]) {
       // A user event from serf-ts reaches every Go handler once.
       await ts.serf.userEvent('from-ts', text('ts-payload'), { coalesce: false });
       for (const h of [hA, hB]) {
-        await waitFor(async () => (await logLines(h.log)).some((l) => l.includes('user from-ts ts-payload')), {
-          timeoutMs: 15_000,
-          message: `Go handler ${h.log} runs for the serf-ts event`,
-        });
+        await waitFor(
+          async () => (await logLines(h.log)).some((l) => l.includes('user from-ts ts-payload')),
+          {
+            timeoutMs: 15_000,
+            message: `Go handler ${h.log} runs for the serf-ts event`,
+          },
+        );
       }
 
       // A query from Go: serf-ts answers; a node filter that leaves serf-ts out gets no answer from it.
       ts.serf.onEvent((e) => {
-        if (e.type === 'query' && e.name === 'whoami') void (e as QueryEvent).respond(text(`ts-answer:${str(e.payload)}`));
+        if (e.type === 'query' && e.name === 'whoami')
+          void (e as QueryEvent).respond(text(`ts-answer:${str(e.payload)}`));
       });
       const q = await refA.cli(['query', '-format=json', '-timeout=3s', 'whoami', 'hi']);
       assert.equal(q.code, 0, q.stdout);
@@ -133,7 +146,9 @@ for (const encrypted of [false, true]) {
       assert.equal(str(all.responses.get('ref-a')!), 'answer-from-ref-a');
       assert.equal(str(all.responses.get('ref-b')!), 'answer-from-ref-b');
       assert.deepEqual(all.acks.sort(), ['ref-a', 'ref-b', 'ts-1']);
-      const byTag = await ts.serf.query('ask', null, { filterTags: { role: '^d' }, timeoutMs: 2_000 }).collect();
+      const byTag = await ts.serf
+        .query('ask', null, { filterTags: { role: '^d' }, timeoutMs: 2_000 })
+        .collect();
       assert.deepEqual([...byTag.responses.keys()], ['ref-b']);
 
       // Tag changes both ways.

@@ -29,7 +29,12 @@ describe('100-node simulation, LAN profile, 10% packet loss', () => {
     // (up to 8 s with a degraded health score) and gossip spread.
     const minMs = suspicionTimeout(4, size, 1000);
     const maxMs = 6 * minMs;
-    await advanceUntil(c.clock, () => observers.every((n) => n.getNode(victim)?.state === 'dead'), maxMs + 15_000, 200);
+    await advanceUntil(
+      c.clock,
+      () => observers.every((n) => n.getNode(victim)?.state === 'dead'),
+      maxMs + 15_000,
+      200,
+    );
     const firstDead = c.events.find((e) => e.kind === 'leave' && e.node === victim && e.state === 'dead');
     assert.ok(firstDead, 'a member-dead event for the victim');
     assert.ok(firstDead.at - crashedAt >= minMs, `first declared dead after ${firstDead.at - crashedAt} ms`);

@@ -23,7 +23,9 @@ describe('Serf in memory', () => {
     for (const n of c.nodes) {
       for (const m of n.members()) assert.deepEqual(m.tags, { role: 'web' });
     }
-    const joins = c.events[0]!.filter((e): e is MemberEvent => e.type === 'member-join').flatMap((e) => e.members.map((m) => m.name));
+    const joins = c.events[0]!.filter((e): e is MemberEvent => e.type === 'member-join').flatMap((e) =>
+      e.members.map((m) => m.name),
+    );
     assert.deepEqual(joins.sort(), ['node-0', 'node-1', 'node-2']);
   });
 
@@ -54,7 +56,11 @@ describe('Serf in memory', () => {
         if (e.type === 'query') void (e as QueryEvent).respond(text(`pong from ${i}`));
       });
     }
-    const handle = c.nodes[0]!.query('ping', text('x'), { requestAck: true, filterNodes: ['node-1', 'node-3'], timeoutMs: 2_000 });
+    const handle = c.nodes[0]!.query('ping', text('x'), {
+      requestAck: true,
+      filterNodes: ['node-1', 'node-3'],
+      timeoutMs: 2_000,
+    });
     const collected = await c.settle(handle.collect());
     assert.deepEqual(collected.acks.sort(), ['node-1', 'node-3']);
     assert.deepEqual([...collected.responses.keys()].sort(), ['node-1', 'node-3']);
@@ -78,23 +84,31 @@ describe('Serf in memory', () => {
   });
 
   it('graceful leave is left everywhere, crash is failed, then reaped', async () => {
-    const c = await createSerfCluster(4, { seed: 8, serf: { tombstoneTimeoutMs: 60_000, reconnectTimeoutMs: 60_000 } });
+    const c = await createSerfCluster(4, {
+      seed: 8,
+      serf: { tombstoneTimeoutMs: 60_000, reconnectTimeoutMs: 60_000 },
+    });
     clusters.push(c);
     await c.until(() => c.nodes.every((n) => n.numMembers() === 4));
 
     await c.settle(c.nodes[3]!.leave());
     await c.nodes[3]!.shutdown();
-    await c.until(() => c.nodes.slice(0, 3).every((n) => n.members().find((m) => m.name === 'node-3')?.status === 'left'));
+    await c.until(() =>
+      c.nodes.slice(0, 3).every((n) => n.members().find((m) => m.name === 'node-3')?.status === 'left'),
+    );
 
     c.network.isolate('127.1.0.3');
     await c.until(
-      () => c.nodes.slice(0, 2).every((n) => n.members().find((m) => m.name === 'node-2')?.status === 'failed'),
+      () =>
+        c.nodes.slice(0, 2).every((n) => n.members().find((m) => m.name === 'node-2')?.status === 'failed'),
       60_000,
     );
     await c.nodes[2]!.shutdown();
 
     await c.until(() => c.nodes[0]!.members().length === 2, 120_000, 500);
-    const reaped = c.events[0]!.filter((e): e is MemberEvent => e.type === 'member-reap').flatMap((e) => e.members.map((m) => m.name));
+    const reaped = c.events[0]!.filter((e): e is MemberEvent => e.type === 'member-reap').flatMap((e) =>
+      e.members.map((m) => m.name),
+    );
     assert.deepEqual(reaped.sort(), ['node-2', 'node-3']);
   });
 
@@ -105,7 +119,9 @@ describe('Serf in memory', () => {
     c.network.isolate('127.1.0.3');
     await c.until(() => c.nodes[0]!.members().find((m) => m.name === 'node-2')?.status === 'failed', 60_000);
     await c.settle(c.nodes[0]!.forceLeave('node-2'));
-    await c.until(() => c.nodes.slice(0, 2).every((n) => n.members().find((m) => m.name === 'node-2')?.status === 'left'));
+    await c.until(() =>
+      c.nodes.slice(0, 2).every((n) => n.members().find((m) => m.name === 'node-2')?.status === 'left'),
+    );
   });
 
   it('tag change raises member-update elsewhere', async () => {
@@ -120,8 +136,14 @@ describe('Serf in memory', () => {
   it('user event size limits name the limit', async () => {
     const c = await createSerfCluster(1, { seed: 11 });
     clusters.push(c);
-    await assert.rejects(c.nodes[0]!.userEvent('big', new Uint8Array(600)), /user event exceeds configured limit of 512 bytes before encoding/);
-    await assert.rejects(c.nodes[0]!.userEvent('x'.repeat(500), new Uint8Array(5)), /encoded user event exceeds configured limit of 512 bytes after encoding/);
+    await assert.rejects(
+      c.nodes[0]!.userEvent('big', new Uint8Array(600)),
+      /user event exceeds configured limit of 512 bytes before encoding/,
+    );
+    await assert.rejects(
+      c.nodes[0]!.userEvent('x'.repeat(500), new Uint8Array(5)),
+      /encoded user event exceeds configured limit of 512 bytes after encoding/,
+    );
   });
 
   it('joining node gets no old events without replay', async () => {
@@ -136,7 +158,11 @@ describe('Serf in memory', () => {
     await c.settle(replaying.join(['127.1.0.1:7946'], { replay: true }));
     await c.clock.advance(5_000);
     assert.equal(userEvents(c, 2).length, 0, 'no replay: old event not delivered');
-    assert.deepEqual(userEvents(c, 3).map((e) => e.name), ['old'], 'replay: old event delivered once');
+    assert.deepEqual(
+      userEvents(c, 3).map((e) => e.name),
+      ['old'],
+      'replay: old event delivered once',
+    );
   });
 });
 
@@ -174,7 +200,11 @@ describe('Serf name conflicts and snapshots', () => {
       const clocks = first.clocks();
       await first.shutdown();
 
-      const again = await c.add({ nodeName: 'snappy', snapshotPath, memberlist: { bindAddr: '127.1.0.3', bindPort: 7946 } });
+      const again = await c.add({
+        nodeName: 'snappy',
+        snapshotPath,
+        memberlist: { bindAddr: '127.1.0.3', bindPort: 7946 },
+      });
       const restored = again.clocks();
       assert.ok(restored.member >= clocks.member - 1, `member clock ${restored.member} vs ${clocks.member}`);
       assert.ok(restored.event >= clocks.event, `event clock ${restored.event} vs ${clocks.event}`);
