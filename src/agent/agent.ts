@@ -269,7 +269,7 @@ export class Agent implements AgentBackend {
     void run();
   }
 
-  /** The local tags as last applied. */
+  /** Returns the local tags as last applied. */
   currentTags(): Record<string, string> {
     return { ...this.#tags };
   }
@@ -425,7 +425,7 @@ export class Agent implements AgentBackend {
     return this.#shutdown;
   }
 
-  /** The keyring's keys in base64, primary first (for tests and `info`). */
+  /** Returns the keyring's keys in base64, primary first. */
   keyringKeys(): string[] {
     return this.serf.keyring?.getKeys().map(encodeKey) ?? [];
   }

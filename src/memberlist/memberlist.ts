@@ -86,7 +86,7 @@ export interface MemberlistDeps {
   clock?: Clock;
   rng?: Rng;
   logger?: Logger;
-  /** Enables encryption when it holds at least one key. Shared with the Serf key manager. */
+  /** Enables encryption when it contains at least one key. Shared with the Serf key manager. */
   keyring?: Keyring;
   delegates?: Delegates;
 }
@@ -310,7 +310,7 @@ export class Memberlist {
     return this.#membership.liveNodes().map(toNodeInfo);
   }
 
-  /** Every node in the table, dead and left ones included until they are forgotten. */
+  /** Returns every node in the table, dead and left ones included until they are forgotten. */
   allNodes(): NodeInfo[] {
     return this.#membership.nodes.map(toNodeInfo);
   }
@@ -319,7 +319,7 @@ export class Memberlist {
     return this.#membership.liveNodes().length;
   }
 
-  /** The estimated cluster size used by timers (every node in the table). */
+  /** Returns the estimated cluster size used by timers (every node in the table). */
   estimatedNodes(): number {
     return this.#membership.estimatedNodes;
   }
@@ -802,7 +802,7 @@ export class Memberlist {
     await this.#pushPull({ host: node.addr, port: node.port }, false);
   }
 
-  /** Dials `to`, exchanges full state both ways and merges the answer. */
+  /** Dials `to`, exchanges full state both ways and merges the reply. */
   async #pushPull(to: Address, join: boolean): Promise<void> {
     const stream = await this.#transport.dial(to, this.options.tcpTimeoutMs);
     const timer = this.#deadline(stream, this.options.tcpTimeoutMs);

@@ -292,7 +292,7 @@ export class Prober {
     }
   }
 
-  /** Answers a ping addressed to us (or to nobody in particular) with an ack. */
+  /** Sends an ack for a ping addressed to this node or to no node in particular. */
   handlePing(ping: Ping, from: Address): void {
     const d = this.#d;
     if (ping.node !== '' && ping.node !== d.options.name) {
@@ -375,7 +375,7 @@ export class Prober {
   }
 }
 
-/** Where to send a reply: the Source fields when both are set, else the packet's source. */
+/** Returns the reply address: the Source fields when both are set, else the packet's source. */
 function replyAddress(msg: { sourceAddr?: Uint8Array; sourcePort?: number }, from: Address): Address {
   if (msg.sourceAddr && msg.sourceAddr.length > 0 && msg.sourcePort) {
     try {

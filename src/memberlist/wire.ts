@@ -97,7 +97,7 @@ export function sealStreamMessage(w: WireSettings, message: Uint8Array): Uint8Ar
   return buf;
 }
 
-/** A stream that yields one buffer then ends; lets decrypted frames reuse the stream parsers. */
+/** Wraps one buffer as a stream that then ends, so decrypted frames reuse the stream parsers. */
 function bufferStream(buf: Uint8Array, remote: Address): Stream {
   let done = false;
   return {

@@ -296,7 +296,7 @@ export class Serf {
     return this.#closed;
   }
 
-  /** Every known member, failed and left ones included. */
+  /** Returns every known member, failed and left ones included. */
   members(): Member[] {
     return [...this.#members.values()].map((m) => ({ ...m.member, tags: { ...m.member.tags } }));
   }
@@ -316,7 +316,7 @@ export class Serf {
     return this.#memberlist.healthScore;
   }
 
-  /** Number of alive and suspect nodes as memberlist sees them. */
+  /** Returns the number of alive and suspect nodes in memberlist's table. */
   numMembers(): number {
     return this.#memberlist.numMembers();
   }
@@ -329,7 +329,7 @@ export class Serf {
     return this.#keyring;
   }
 
-  /** The three Lamport clocks' current values. */
+  /** Returns the current values of the three Lamport clocks. */
   clocks(): { member: number; event: number; query: number } {
     return {
       member: this.#memberClock.time(),
@@ -386,8 +386,8 @@ export class Serf {
   }
 
   /**
-   * Leaves the cluster gracefully: announces the intent, waits for it to spread, tells memberlist,
-   * then pauses `leavePropagateDelay`. The node stays up (answering probes) until `shutdown()`.
+   * Leaves the cluster gracefully: broadcasts the intent, waits for it to spread, runs the
+   * memberlist leave, then pauses `leavePropagateDelay`. The node stays up (answering probes) until `shutdown()`.
    */
   async leave(): Promise<void> {
     if (this.#state === 'left') return;
@@ -508,7 +508,7 @@ export class Serf {
     );
   }
 
-  /** The cached coordinate of a node (this node's own is always current), if coordinates are on. */
+  /** Returns the cached coordinate of a node (always current for this node), or undefined when coordinates are off. */
   getCoordinate(node: string): Coordinate | undefined {
     if (!this.#coordClient) return undefined;
     if (node === this.options.nodeName) return this.#coordClient.getCoordinate();
@@ -783,7 +783,7 @@ export class Serf {
     }
   }
 
-  /** Asks the cluster which node it knows under our name; the minority shuts down. */
+  /** Runs the `_serf_conflict` vote on our name and shuts this node down when it is in the minority. */
   async #resolveNameConflict(): Promise<void> {
     const handle = this.#startQuery(
       InternalQuery.conflict,
