@@ -55,23 +55,28 @@ export function verifyProtocol(remote: PushNodeState[], membership: Membership):
     widen(n.vsn);
   }
 
-  const check = (name: string, pcur: number, dcur: number) => {
-    if (pcur < pminMax || pcur > pmaxMin) {
+  // The message keeps memberlist's wording, then names the ranges of both sides so an operator
+  // sees which node to upgrade or downgrade.
+  const local = membership.byName.get(membership.selfName)?.vsn;
+  const ranges = (v: ReturnType<typeof vsnFromBytes>, delegate: boolean) => {
+    const theirs = delegate ? `[${v.dmin}, ${v.dmax}]` : `[${v.pmin}, ${v.pmax}]`;
+    const ours = local ? (delegate ? `[${local.dmin}, ${local.dmax}]` : `[${local.pmin}, ${local.pmax}]`) : '[?]';
+    return ` (it understands ${theirs}, this node understands ${ours})`;
+  };
+  const check = (name: string, v: ReturnType<typeof vsnFromBytes>) => {
+    if (v.pcur < pminMax || v.pcur > pmaxMin) {
       throw new ProtocolError(
-        `Node '${name}' protocol version (${pcur}) is incompatible: [${pminMax}, ${pmaxMin}]`,
+        `Node '${name}' protocol version (${v.pcur}) is incompatible: [${pminMax}, ${pmaxMin}]${ranges(v, false)}`,
       );
     }
-    if (dcur < dminMax || dcur > dmaxMin) {
+    if (v.dcur < dminMax || v.dcur > dmaxMin) {
       throw new ProtocolError(
-        `Node '${name}' delegate protocol version (${dcur}) is incompatible: [${dminMax}, ${dmaxMin}]`,
+        `Node '${name}' delegate protocol version (${v.dcur}) is incompatible: [${dminMax}, ${dmaxMin}]${ranges(v, true)}`,
       );
     }
   };
-  for (const r of remote) {
-    const v = vsnFromBytes(r.vsn);
-    check(r.name, v.pcur, v.dcur);
-  }
-  for (const n of membership.nodes) check(n.name, n.vsn.pcur, n.vsn.dcur);
+  for (const r of remote) check(r.name, vsnFromBytes(r.vsn));
+  for (const n of membership.nodes) check(n.name, n.vsn);
 }
 
 /**

@@ -96,3 +96,40 @@ describe('memberlist cluster in memory', () => {
     await advanceUntil(c.clock, () => (c.nodes[1]!.getNode('node-0')?.incarnation ?? 0) > before, 5_000);
   });
 });
+
+describe('memberlist protocol versions', () => {
+  it('incompatible delegate version is refused naming both ranges', async () => {
+    const c = await createMemoryCluster({ size: 1, seed: 21 });
+    clusters.push(c);
+    const { Memberlist } = await import('../../src/memberlist/memberlist.js');
+    const { SeededRng } = await import('../../src/util/rng.js');
+    const oldNode = await Memberlist.create(
+      {
+        name: 'old-node',
+        bindAddr: '127.1.9.1',
+        bindPort: 7946,
+        delegateProtocolMin: 6,
+        delegateProtocolMax: 7,
+        delegateProtocolVersion: 7,
+      },
+      { transport: c.network.createTransport('127.1.9.1', 7946), clock: c.clock, rng: new SeededRng(3) },
+    );
+    const joining = oldNode.join(['127.1.0.1:7946']);
+    let outcome: unknown;
+    joining.then(
+      () => {
+        outcome = 'joined';
+      },
+      (err: unknown) => {
+        outcome = err;
+      },
+    );
+    await advanceUntil(c.clock, () => outcome !== undefined, 10_000, 10);
+    await oldNode.shutdown();
+    assert.match(
+      String(outcome),
+      /delegate protocol version \(\d\) is incompatible: \[\d, \d\] \(it understands \[\d, \d\], this node understands \[\d, \d\]\)/,
+    );
+    assert.equal(c.nodes[0]!.getNode('old-node'), undefined, 'nothing was merged');
+  });
+});
