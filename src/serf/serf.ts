@@ -28,7 +28,13 @@ import { type Logger, silentLogger } from '../util/logger.js';
 import { mathRandom, type Rng, shuffle } from '../util/rng.js';
 import { MemberEventCoalescer, UserEventCoalescer } from './coalesce.js';
 import { memberlistOptionsFor, type SerfOptions, serfDefaults, validateSerfOptions } from './config.js';
-import { type Coordinate, CoordinateClient, decodePingPayload, encodePingPayload } from './coordinate.js';
+import {
+  type Coordinate,
+  CoordinateClient,
+  decodePingPayload,
+  distanceSeconds,
+  encodePingPayload,
+} from './coordinate.js';
 import { EventStream } from './event-stream.js';
 import type {
   Member,
@@ -64,6 +70,9 @@ import { type SnapshotState, Snapshotter } from './snapshot.js';
 import { checkTagsSize, decodeTags, encodeTags } from './tags.js';
 
 export type SerfState = 'alive' | 'leaving' | 'left' | 'shutdown';
+
+/** A member that rejoins within this long after failing counts as a flap (Serf's FlapTimeout). */
+const FLAP_WINDOW_MS = 60_000;
 
 export interface SerfDeps {
   transport?: Transport;
@@ -140,6 +149,9 @@ export class Serf {
 
   #tags: Record<string, string>;
   #state: SerfState = 'alive';
+  #leaving: Promise<void> | undefined;
+  /** Members that came back within FLAP_WINDOW_MS of failing. */
+  #flaps = 0;
   #memberlist!: Memberlist;
   #timers: TimerHandle[] = [];
   readonly #closed: Promise<SerfState>;
@@ -391,9 +403,14 @@ export class Serf {
    */
   async leave(): Promise<void> {
     if (this.#state === 'left') return;
-    if (this.#state === 'leaving')
-      throw new SerfError('SERF_ERR_INVALID_ARGUMENT', 'Leave already in progress');
+    // A second call while leaving waits for the same leave instead of failing.
+    if (this.#leaving) return this.#leaving;
     if (this.#state === 'shutdown') throw new NotRunningError('Leave called after Shutdown');
+    this.#leaving = this.#leave();
+    return this.#leaving;
+  }
+
+  async #leave(): Promise<void> {
     this.#state = 'leaving';
     await this.#snapshotter?.leave();
 
@@ -506,6 +523,22 @@ export class Serf {
       encodeSerfMessage({ type: 'leave', body: msg }),
       'timed out broadcasting node removal',
     );
+  }
+
+  /** Returns how many times a member came back within a minute of failing (a sign of flapping). */
+  get flapCount(): number {
+    return this.#flaps;
+  }
+
+  /**
+   * Estimates the round-trip time in ms between two members from their network coordinates, or
+   * returns undefined when either coordinate is unknown.
+   */
+  estimateRtt(a: string, b: string): number | undefined {
+    const ca = this.getCoordinate(a);
+    const cb = this.getCoordinate(b);
+    if (!ca || !cb) return undefined;
+    return distanceSeconds(ca, cb) * 1000;
   }
 
   /** Returns the cached coordinate of a node (always current for this node), or undefined when coordinates are off. */
@@ -713,6 +746,11 @@ export class Serf {
       this.#members.set(n.name, state);
     } else {
       oldStatus = state.member.status;
+      const downFor = this.#clock.now() - state.leaveTime;
+      if (oldStatus === 'failed' && downFor < FLAP_WINDOW_MS) {
+        this.#flaps++;
+        this.#logger.debug(`Member ${n.name} flapped: back ${Math.round(downFor)} ms after failing`);
+      }
       const fresh = this.#memberFromNode(n, 'alive');
       state.member = fresh;
       state.leaveTime = 0;

@@ -217,3 +217,36 @@ describe('Serf name conflicts and snapshots', () => {
     }
   });
 });
+
+describe('Serf library conveniences', () => {
+  it('leave twice waits for one leave', async () => {
+    const c = await createSerfCluster(2, { seed: 15 });
+    clusters.push(c);
+    await c.until(() => c.nodes.every((n) => n.numMembers() === 2));
+    const first = c.nodes[1]!.leave();
+    const second = c.nodes[1]!.leave();
+    await c.settle(Promise.all([first, second]));
+    assert.equal(c.nodes[1]!.state, 'left');
+  });
+
+  it('coordinates give an RTT estimate', async () => {
+    const c = await createSerfCluster(3, { seed: 16 });
+    clusters.push(c);
+    await c.until(() => c.nodes.every((n) => n.numMembers() === 3));
+    await c.until(() => c.nodes[0]!.estimateRtt('node-1', 'node-2') !== undefined, 30_000, 200);
+    const rtt = c.nodes[0]!.estimateRtt('node-0', 'node-1')!;
+    assert.ok(rtt > 0 && rtt < 100, `estimated ${rtt} ms on a 1-2 ms network`);
+    assert.equal(c.nodes[0]!.estimateRtt('node-0', 'nobody'), undefined);
+  });
+
+  it('member back soon after failing counts as flap', async () => {
+    const c = await createSerfCluster(3, { seed: 17, serf: { reconnectIntervalMs: 2_000 } });
+    clusters.push(c);
+    await c.until(() => c.nodes.every((n) => n.numMembers() === 3));
+    c.network.isolate('127.1.0.3');
+    await c.until(() => c.nodes[0]!.members().find((m) => m.name === 'node-2')?.status === 'failed', 60_000);
+    c.network.heal();
+    await c.until(() => c.nodes[0]!.members().find((m) => m.name === 'node-2')?.status === 'alive', 60_000);
+    assert.ok(c.nodes[0]!.flapCount >= 1, `flaps: ${c.nodes[0]!.flapCount}`);
+  });
+});
