@@ -6,9 +6,9 @@
 
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { RpcClient } from '../src/client/rpc-client.js';
 import { lzwCompress, lzwDecompress } from '../src/codec/lzw.js';
 import { decodeMessage, encodeMessage } from '../src/codec/messages.js';
-import { RpcClient } from '../src/client/rpc-client.js';
 import { decryptPayload, encryptPayload } from '../src/security/aes-gcm.js';
 import { cleanupAgents, ReferenceAgent } from '../test/helpers/reference.js';
 import { waitFor } from '../test/helpers/wait.js';
@@ -106,7 +106,12 @@ async function convergence(implementation: 'serf-ts' | 'reference', prefix: stri
 async function agentBenchmarks(): Promise<void> {
   const ts = await ReferenceAgent.start({ name: 'bench-ts', implementation: 'serf-ts', profile: 'lan' });
   const go = await ReferenceAgent.start({ name: 'bench-go', implementation: 'reference', profile: 'lan' });
-  rows.push({ name: 'agent RSS after start', serfTs: rssKiB(ts.pid), reference: rssKiB(go.pid), unit: 'KiB' });
+  rows.push({
+    name: 'agent RSS after start',
+    serfTs: rssKiB(ts.pid),
+    reference: rssKiB(go.pid),
+    unit: 'KiB',
+  });
   rows.push({
     name: 'RPC members round trip',
     serfTs: Math.round(await rpcRoundTrip(ts, 500)),

@@ -60,7 +60,11 @@ export function verifyProtocol(remote: PushNodeState[], membership: Membership):
   const local = membership.byName.get(membership.selfName)?.vsn;
   const ranges = (v: ReturnType<typeof vsnFromBytes>, delegate: boolean) => {
     const theirs = delegate ? `[${v.dmin}, ${v.dmax}]` : `[${v.pmin}, ${v.pmax}]`;
-    const ours = local ? (delegate ? `[${local.dmin}, ${local.dmax}]` : `[${local.pmin}, ${local.pmax}]`) : '[?]';
+    const ours = local
+      ? delegate
+        ? `[${local.dmin}, ${local.dmax}]`
+        : `[${local.pmin}, ${local.pmax}]`
+      : '[?]';
     return ` (it understands ${theirs}, this node understands ${ours})`;
   };
   const check = (name: string, v: ReturnType<typeof vsnFromBytes>) => {
