@@ -99,11 +99,19 @@ function dumpCommand(base: string): string {
   return `env -0 > '${base}.env'; cat > '${base}.stdin'`;
 }
 
+/**
+ * Reads the SERF_* variables a handler saw. Variables the test process itself inherited (CI sets
+ * SERF_REFERENCE_BIN, for one) pass through to handlers unchanged and are left out here.
+ */
 function readEnv(base: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const entry of readFileSync(`${base}.env`, 'utf8').split('\0')) {
     const eq = entry.indexOf('=');
-    if (eq > 0 && entry.startsWith('SERF_')) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+    if (eq <= 0 || !entry.startsWith('SERF_')) continue;
+    const name = entry.slice(0, eq);
+    const value = entry.slice(eq + 1);
+    if (process.env[name] === value && !name.startsWith('SERF_TEST_')) continue;
+    env[name] = value;
   }
   return env;
 }

@@ -76,7 +76,12 @@ ${RPC_OPTIONS_HELP}`,
       rotate.value,
     ].filter(Boolean).length;
     if (chosen > 1) {
-      context.ui.error('Only one of -install, -use, -remove, -list or -rotate allowed');
+      // The reference's text, extended only when the serf-ts-only -rotate is part of the mix.
+      context.ui.error(
+        rotate.value
+          ? 'Only one of -install, -use, -remove, -list or -rotate allowed'
+          : 'Only one of -install, -use, -remove, or -list allowed',
+      );
       return 1;
     }
     if (chosen === 0) {
