@@ -308,10 +308,12 @@ export class EventHandlerRunner {
   /** Runs one command for one event and, for a query, sends its output as the response. */
   private async invoke(command: string, event: SerfEvent): Promise<void> {
     const { logger } = this.options;
-    const env = {
+    const env: NodeJS.ProcessEnv = {
       ...process.env,
       ...handlerEnvironment(event, this.options.selfName(), this.options.selfTags()),
     };
+    // A gossip key given through the environment stays with the agent: scripts never need it.
+    delete env.SERF_ENCRYPT_KEY;
     const output = new TailBuffer(this.outputLimit);
 
     const slowTimer = setTimeout(() => {

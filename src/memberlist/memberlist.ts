@@ -77,7 +77,7 @@ export const META_MAX_SIZE = 512;
 /** Compound and compress messages may nest; deeper nesting is refused to bound recursion. */
 const MAX_NESTING = 4;
 
-/** How often the same kind of bad-packet warning may be logged per peer address. */
+/** How often the same kind of bad-packet warning may be logged per peer (see `#warnBadPacket`). */
 const BAD_PACKET_LOG_INTERVAL_MS = 10_000;
 
 export interface MemberlistDeps {
@@ -567,8 +567,13 @@ export class Memberlist {
     }
   }
 
+  /**
+   * Logs a warning about a bad packet or stream from `from`, at most once per peer and kind every
+   * 10 s. A stream's source port is ephemeral, so for streams the peer is the host alone.
+   */
   #warnBadPacket(from: Address, kind: string, message: string): void {
-    const suppressed = this.#badPackets.allow(`${kind}:${from.host}:${from.port}`);
+    const peer = kind === 'stream' ? from.host : `${from.host}:${from.port}`;
+    const suppressed = this.#badPackets.allow(`${kind}:${peer}`);
     if (suppressed < 0) return;
     const note = suppressed > 0 ? ` (${suppressed} similar messages suppressed)` : '';
     this.#logger.warn(`${message} from=${from.host}:${from.port}${note}`);

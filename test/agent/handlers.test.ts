@@ -541,3 +541,23 @@ describe('EventHandlerRunner', () => {
     assert.equal(lines.filter((l) => l.includes('Event handler queue full')).length, 1);
   });
 });
+
+describe('handler environment secrets', () => {
+  it('gossip key variable is not passed to scripts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'serf-handler-key-'));
+    const base = join(dir, 'run');
+    process.env.SERF_ENCRYPT_KEY = 'c2VjcmV0LWtleS1zZWNyZXQta2V5LXNlY3JldC1rZXk=';
+    try {
+      const { runner } = makeRunner([dumpCommand(base)]);
+      runner.handle({ type: 'user', ltime: 1, name: 'e', payload: new Uint8Array(0), coalesce: false });
+      await runner.idle();
+      const seen = readFileSync(`${base}.env`, 'utf8');
+      assert.ok(!seen.includes('SERF_ENCRYPT_KEY'), 'the key variable reached the script');
+      assert.ok(seen.includes('SERF_USER_EVENT=e'));
+      await runner.stop();
+    } finally {
+      delete process.env.SERF_ENCRYPT_KEY;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
