@@ -17,6 +17,7 @@ import { readKeyringFile, readTagsFile, writeKeyringFile, writeTagsFile } from '
 import { EventHandlerRunner, parseEventHandlerSpec } from './handlers.js';
 import type { LogWriter } from './log-writer.js';
 import { MdnsDiscovery } from './mdns.js';
+import { MetricsSink } from './metrics.js';
 import type {
   AgentBackend,
   BackendCoordinate,
@@ -25,6 +26,9 @@ import type {
   BackendQueryParams,
 } from './rpc-backend.js';
 import { RpcServer } from './rpc-server.js';
+
+/** Period of the gauge metrics (member counts, health, queue depths), in ms. */
+const GAUGE_INTERVAL_MS = 10_000;
 
 /** Time between answering an RPC `leave` and closing the RPC listener. */
 const LEAVE_REPLY_GRACE_MS = 100;
@@ -44,6 +48,8 @@ export class Agent implements AgentBackend {
   #retryAbort = new AbortController();
   #shutdown = false;
   #tags: Record<string, string>;
+  readonly #metrics: MetricsSink;
+  #gaugeTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     config: AgentConfig,
@@ -58,6 +64,26 @@ export class Agent implements AgentBackend {
     this.#logger = logWriter.logger().child({ component: 'agent' });
     this.#handlers = handlers;
     this.#tags = tags;
+    this.#metrics = new MetricsSink({
+      statsdAddr: config.statsdAddr,
+      statsiteAddr: config.statsiteAddr,
+      logger: this.#logger,
+    });
+    if (this.#metrics.enabled) {
+      this.#gaugeTimer = setInterval(() => this.#reportGauges(), GAUGE_INTERVAL_MS);
+      this.#gaugeTimer.unref();
+    }
+  }
+
+  #reportGauges(): void {
+    const stats = this.serf.stats();
+    this.#metrics.gauge('serf.members', Number(stats.members));
+    this.#metrics.gauge('serf.members.failed', Number(stats.failed));
+    this.#metrics.gauge('serf.members.left', Number(stats.left));
+    this.#metrics.gauge('memberlist.health.score', Number(stats.health_score));
+    this.#metrics.gauge('serf.queue.Intent', Number(stats.intent_queue));
+    this.#metrics.gauge('serf.queue.Event', Number(stats.event_queue));
+    this.#metrics.gauge('serf.queue.Query', Number(stats.query_queue));
   }
 
   /**
@@ -279,6 +305,9 @@ export class Agent implements AgentBackend {
 
   #handleEvent(e: SerfEvent): void {
     this.#logger.info(`Received event: ${describeEvent(e)}`);
+    if (e.type === 'user') this.#metrics.incr('serf.events');
+    else if (e.type === 'query') this.#metrics.incr('serf.queries');
+    else this.#metrics.incr(`serf.member.${e.type.slice('member-'.length)}`, e.members.length);
     this.#handlers.handle(e);
     for (const l of this.#eventListeners) {
       try {
@@ -414,6 +443,8 @@ export class Agent implements AgentBackend {
     this.#shutdown = true;
     this.#logger.info('requesting serf shutdown');
     this.#retryAbort.abort();
+    if (this.#gaugeTimer) clearInterval(this.#gaugeTimer);
+    this.#metrics.close();
     await this.#mdns?.stop().catch(() => {});
     await this.serf.shutdown();
     await this.#handlers.stop();
