@@ -45,7 +45,7 @@ export async function runAgent(argv: string[], io: AgentIo): Promise<number> {
     level: config.logLevel,
     console: (line) => out(line),
     holdConsole: true,
-    syslog: config.enableSyslog,
+    ...(config.enableSyslog ? { syslog: { facility: config.syslogFacility } } : {}),
   });
   // The gossip key never reaches a log line, whatever prints it.
   logWriter.redact(config.encryptKey);
@@ -136,6 +136,7 @@ function waitForExit(
   return new Promise<number>((resolve) => {
     let finishing = false;
     const finish = (code: number) => {
+      logWriter.closeSyslog();
       signals.off('SIGINT', onInt);
       signals.off('SIGTERM', onTerm);
       signals.off('SIGHUP', onHup);

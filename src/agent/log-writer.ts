@@ -10,6 +10,7 @@
 
 import { InvalidArgumentError } from '../util/errors.js';
 import { createLogger, formatLogLine, type Logger } from '../util/logger.js';
+import { SyslogWriter } from './syslog.js';
 
 /** Levels from most to least verbose, in Go Serf's spelling. */
 export const LOG_WRITER_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERR'] as const;
@@ -59,8 +60,8 @@ export interface LogWriterOptions {
   holdConsole?: boolean;
   /** Lines kept for replay. @default 512 */
   ringSize?: number;
-  /** `-syslog`: this build has no syslog output, so a warning line is written once instead. */
-  syslog?: boolean;
+  /** `-syslog`: also forward every line to syslog with this facility (and optional helper command). */
+  syslog?: { facility: string; command?: string[] };
 }
 
 export interface SubscribeOptions {
@@ -130,6 +131,7 @@ export class LogWriter {
   private readonly secrets = new Set<string>();
   private readonly console: ((line: string) => void) | null;
   private heldConsoleLines: string[] | undefined;
+  private readonly syslog: SyslogWriter | undefined;
 
   constructor(options: LogWriterOptions = {}) {
     this.minimum = parseLogLevel(options.level ?? 'INFO');
@@ -138,8 +140,12 @@ export class LogWriter {
       options.console === undefined ? (line) => process.stdout.write(`${line}\n`) : options.console;
     this.heldConsoleLines = options.holdConsole ? [] : undefined;
     if (options.syslog) {
-      // NOTE: no syslog client is among this project's dependencies, so -syslog only warns.
-      this.logger().child({ component: 'agent' }).warn('syslog is not supported by this build');
+      this.syslog = new SyslogWriter({
+        facility: options.syslog.facility,
+        ...(options.syslog.command ? { command: options.syslog.command } : {}),
+        onError: (message) =>
+          this.logger().child({ component: 'agent' }).warn(`${message}; syslog output stopped`),
+      });
     }
   }
 
@@ -173,6 +179,12 @@ export class LogWriter {
       if (this.heldConsoleLines !== undefined) this.heldConsoleLines.push(line);
       else this.console(`    ${line}`);
     }
+    if (this.syslog && linePassesLevel(line, this.minimum)) this.syslog.write(line);
+  }
+
+  /** Stops the syslog helper, if any. */
+  closeSyslog(): void {
+    this.syslog?.close();
   }
 
   /** Prints the console lines held so far and stops holding (after the start-up banner). */

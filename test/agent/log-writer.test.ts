@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { LogWriter, linePassesLevel, parseLogLevel, REDACTED } from '../../src/agent/log-writer.js';
 import { ErrorCode, InvalidArgumentError } from '../../src/util/errors.js';
@@ -7,7 +10,10 @@ import { waitFor } from '../helpers/wait.js';
 const stamp = '2026/12/04 19:18:49';
 const line = (level: string, msg: string) => `${stamp} [${level}] agent: ${msg}`;
 
-function writerWithConsole(level = 'INFO', options: { holdConsole?: boolean; syslog?: boolean } = {}) {
+function writerWithConsole(
+  level = 'INFO',
+  options: { holdConsole?: boolean; syslog?: { facility: string; command?: string[] } } = {},
+) {
   const consoleLines: string[] = [];
   const writer = new LogWriter({ level, console: (l) => consoleLines.push(l), ...options });
   return { writer, consoleLines };
@@ -106,10 +112,38 @@ describe('log levels', () => {
     assert.match(writer.history()[0] ?? '', /\[DEBUG\] agent: not on console$/);
   });
 
-  it('warns once that syslog is missing', () => {
-    const { writer, consoleLines } = writerWithConsole('INFO', { syslog: true });
-    assert.equal(consoleLines.length, 1);
-    assert.match(consoleLines[0] ?? '', /\[WARN\] agent: syslog is not supported by this build$/);
+  it('forwards lines to syslog with priorities', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'serf-syslog-'));
+    const out = join(dir, 'syslog.txt');
+    try {
+      const { writer } = writerWithConsole('INFO', {
+        syslog: { facility: 'LOCAL0', command: ['sh', '-c', `cat > '${out}'`] },
+      });
+      writer.write(line('INFO', 'hello'));
+      writer.write(line('ERR', 'broken'));
+      writer.write(line('DEBUG', 'filtered out'));
+      writer.closeSyslog();
+      await waitFor(() => existsSync(out) && readFileSync(out, 'utf8').includes('broken'), {
+        timeoutMs: 5_000,
+        message: 'the syslog helper received the lines',
+      });
+      const text = readFileSync(out, 'utf8');
+      assert.match(text, /^<134>2026\/12\/04 19:18:49 \[INFO\] agent: hello$/m);
+      assert.match(text, /^<131>.*\[ERR\] agent: broken$/m);
+      assert.doesNotMatch(text, /filtered out/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('warns once when the syslog helper cannot run', async () => {
+    const { writer, consoleLines } = writerWithConsole('INFO', {
+      syslog: { facility: 'LOCAL0', command: ['/nonexistent/logger-helper'] },
+    });
+    await waitFor(() => consoleLines.some((l) => l.includes('syslog output stopped')), {
+      timeoutMs: 5_000,
+      message: 'a warning about the missing helper',
+    });
     writer.write(line('INFO', 'next'));
     assert.equal(consoleLines.filter((l) => l.includes('syslog')).length, 1);
   });
