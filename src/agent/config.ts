@@ -335,7 +335,9 @@ export function parseAgentFlags(argv: string[]): ParsedAgentFlags {
         help = true;
         continue;
       }
-      throw new InvalidArgumentError(`flag provided but not defined: -${name}`);
+      throw new InvalidArgumentError(
+        `flag provided but not defined: -${name} (run 'serf agent -help' for the list of flags)`,
+      );
     }
 
     if (definition.kind === 'bool' || definition.kind === 'negbool') {
@@ -868,7 +870,9 @@ export function validateAgentConfig(cfg: AgentConfig): void {
     try {
       decodeKey(cfg.encryptKey);
     } catch (err) {
-      throw new InvalidArgumentError(`Invalid encryption key: ${(err as Error).message}`);
+      throw new InvalidArgumentError(
+        `Invalid encryption key: ${(err as Error).message} (expected the base64 text of a 16, 24 or 32-byte key, as printed by 'serf keygen')`,
+      );
     }
     if (cfg.keyringFile !== '') {
       throw new InvalidArgumentError(

@@ -378,11 +378,15 @@ export class Memberlist {
    */
   #keyMismatchHint(err: unknown): string {
     const text = errorMessage(err);
-    const encrypted = encryptionEnabled(this.#wire);
+    if (/encryption is not configured/i.test(text))
+      return ' (the other node encrypts gossip but this node has no key)';
+    if (/remote state is not encrypted/i.test(text))
+      return ' (this node encrypts gossip but the other node has no key)';
     const keyProblem =
       err instanceof CryptoError ||
-      /encryption is not configured|remote state is not encrypted/i.test(text) ||
-      (encrypted && err instanceof DecodeError && /end of stream|ended inside/.test(text));
+      (encryptionEnabled(this.#wire) &&
+        err instanceof DecodeError &&
+        /end of stream|ended inside/.test(text));
     return keyProblem ? ' (the gossip encryption keys of the two nodes likely differ)' : '';
   }
 

@@ -47,6 +47,8 @@ function writeJson(name: string, value: unknown): string {
   return path;
 }
 
+const KEY_HINT = " (expected the base64 text of a 16, 24 or 32-byte key, as printed by 'serf keygen')";
+
 describe('parseGoDuration', () => {
   const table: [string, number][] = [
     ['0', 0],
@@ -219,7 +221,7 @@ describe('parseAgentFlags', () => {
   });
 
   const errors: [string[], string | RegExp][] = [
-    [['-bogus'], 'flag provided but not defined: -bogus'],
+    [['-bogus'], "flag provided but not defined: -bogus (run 'serf agent -help' for the list of flags)"],
     [['-node'], 'flag needs an argument: -node'],
     [['-protocol=x'], 'invalid value "x" for flag -protocol: parse error'],
     [['-replay=maybe'], 'invalid boolean value "maybe" for -replay: parse error'],
@@ -570,8 +572,8 @@ describe('validateAgentConfig', () => {
     [{ bind: '127.0.0.1:abc' }, 'Invalid bind address: address 127.0.0.1:abc: invalid port "abc"'],
     [{ advertise: '1:2:3' }, 'Invalid advertise address: address 1:2:3: too many colons in address'],
     [{ rpcAddr: '127.0.0.1' }, 'Invalid RPC address: address 127.0.0.1: missing port in address'],
-    [{ encryptKey: 'abc' }, 'Invalid encryption key: illegal base64 data at input byte 0'],
-    [{ encryptKey: 'AAAA' }, 'Invalid encryption key: key size must be 16, 24 or 32 bytes'],
+    [{ encryptKey: 'abc' }, `Invalid encryption key: illegal base64 data at input byte 0${KEY_HINT}`],
+    [{ encryptKey: 'AAAA' }, `Invalid encryption key: key size must be 16, 24 or 32 bytes${KEY_HINT}`],
     [
       { encryptKey: key32, keyringFile: '/k' },
       'Failed to setup the Serf agent: Encryption key not allowed while using a keyring',

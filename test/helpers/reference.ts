@@ -495,9 +495,15 @@ export class ReferenceAgent {
     }
   }
 
-  /** Returns the last `lines` output lines joined with newlines. */
+  /**
+   * Returns the last `lines` output lines joined with newlines, leaving out the RPC accept lines
+   * that the harness's own polling produces, so the lines that explain a failure stay visible.
+   */
   outputTail(lines = errorTailLines): string {
-    return this.output.slice(-lines).join('\n');
+    return this.output
+      .filter((l) => !l.includes('agent.ipc: Accepted client'))
+      .slice(-lines)
+      .join('\n');
   }
 
   /** Sends `sig` to the agent's PID. Does nothing once the agent has exited. */
