@@ -285,7 +285,12 @@ export class EventHandlerRunner {
       this.options.logger.warn(
         `Killing event handler still running after ${this.stopGraceMs} ms at shutdown`,
       );
-      this.running.kill('SIGKILL');
+      const pid = this.running.pid;
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        this.running.kill('SIGKILL');
+      }
       await draining;
     }
   }
@@ -323,7 +328,13 @@ export class EventHandlerRunner {
     let result: { code: number | null; signal: NodeJS.Signals | null };
     try {
       result = await new Promise((resolve, reject) => {
-        const child = spawn(this.shell, ['-c', command], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+        // Each script gets its own process group, so stopping it also stops whatever it started
+        // (a forgotten background job would otherwise hold the output pipes open).
+        const child = spawn(this.shell, ['-c', command], {
+          env,
+          stdio: ['pipe', 'pipe', 'pipe'],
+          detached: true,
+        });
         this.running = child;
         child.stdout.on('data', (chunk: Buffer) => output.write(chunk));
         child.stderr.on('data', (chunk: Buffer) => output.write(chunk));

@@ -25,7 +25,7 @@ import {
   type Ping,
   type PushPull,
 } from '../codec/messages.js';
-import { decodeGossipPrefix, IncompleteInputError, readUint } from '../codec/msgpack.js';
+import { decodeGossipPrefix, readUint } from '../codec/msgpack.js';
 import type { Keyring } from '../security/keyring.js';
 import { StreamReader } from '../transport/stream-reader.js';
 import type { Address, Stream, Transport } from '../transport/types.js';
@@ -65,6 +65,7 @@ import {
   encryptionOverhead,
   openPacket,
   readObject,
+  readRawObject,
   readStreamMessage,
   sealPacket,
   sealStreamMessage,
@@ -76,6 +77,13 @@ export const META_MAX_SIZE = 512;
 
 /** Compound and compress messages may nest; deeper nesting is refused to bound recursion. */
 const MAX_NESTING = 4;
+
+/**
+ * Most bytes one UDP packet may decompress to, all its compress parts together. Go nodes compress a
+ * packet only when that shrinks it, so a real packet expands to at most about its 64 KiB datagram
+ * size; the cap leaves room for that and keeps a crafted LZW bomb from holding the event loop.
+ */
+const MAX_PACKET_DECOMPRESSED = 256 * 1024;
 
 /** How often the same kind of bad-packet warning may be logged per peer (see `#warnBadPacket`). */
 const BAD_PACKET_LOG_INTERVAL_MS = 10_000;
@@ -561,7 +569,7 @@ export class Memberlist {
       return;
     }
     try {
-      this.#handleCommand(buf, from, receivedAt, 0);
+      this.#handleCommand(buf, from, receivedAt, 0, { left: MAX_PACKET_DECOMPRESSED });
     } catch (err) {
       if (err instanceof DecodeError) {
         this.#warnBadPacket(from, 'decode', `Failed to decode packet: ${errorMessage(err)}`);
@@ -583,7 +591,13 @@ export class Memberlist {
     this.#logger.warn(`${message} from=${from.host}:${from.port}${note}`);
   }
 
-  #handleCommand(buf: Uint8Array, from: Address, receivedAt: number, depth: number): void {
+  #handleCommand(
+    buf: Uint8Array,
+    from: Address,
+    receivedAt: number,
+    depth: number,
+    budget: { left: number },
+  ): void {
     if (buf.length === 0) throw new DecodeError('empty message');
     const type = buf[0]!;
     switch (type) {
@@ -594,7 +608,7 @@ export class Memberlist {
           this.#warnBadPacket(from, 'truncated', `Compound request had ${truncated} truncated messages`);
         for (const part of parts) {
           try {
-            this.#handleCommand(part, from, receivedAt, depth + 1);
+            this.#handleCommand(part, from, receivedAt, depth + 1, budget);
           } catch (err) {
             if (!(err instanceof DecodeError)) throw err;
             this.#warnBadPacket(from, 'decode', `Failed to decode compound part: ${errorMessage(err)}`);
@@ -604,7 +618,9 @@ export class Memberlist {
       }
       case MessageType.compress: {
         if (depth >= MAX_NESTING) throw new DecodeError('compressed messages nested too deeply');
-        this.#handleCommand(decompressMessage(buf), from, receivedAt, depth + 1);
+        const plain = decompressMessage(buf, budget.left);
+        budget.left -= plain.length;
+        this.#handleCommand(plain, from, receivedAt, depth + 1, budget);
         return;
       }
       case MessageType.ping:
@@ -866,23 +882,6 @@ async function readObjectMessage(type: number, reader: StreamReader): Promise<Ui
   out[0] = type;
   out.set(bytes, 1);
   return out;
-}
-
-/** Returns the bytes of the next msgpack object, reading more from the stream as needed. */
-async function readRawObject(reader: StreamReader): Promise<Uint8Array> {
-  for (;;) {
-    const buffered = reader.buffered();
-    try {
-      const { offset } = decodeGossipPrefix(buffered, 0);
-      const bytes = buffered.slice(0, offset);
-      reader.consume(offset);
-      return bytes;
-    } catch (err) {
-      if (err instanceof IncompleteInputError && (await reader.fill())) continue;
-      if (err instanceof IncompleteInputError) throw new DecodeError('stream ended inside a message');
-      throw err;
-    }
-  }
 }
 
 /** Reads a push/pull body (header, node states, user state) from a stream. */

@@ -167,15 +167,29 @@ export async function readStreamMessage(
 
 /** Reads one msgpack object, pulling more bytes from the stream until it is complete. */
 export async function readObject(reader: StreamReader): Promise<unknown> {
+  const bytes = await readRawObject(reader);
+  return decodeGossipPrefix(bytes, 0).value;
+}
+
+/**
+ * Returns the bytes of the next msgpack object, reading more from the stream as needed. After an
+ * incomplete parse it waits until the buffer has doubled before parsing again, so a peer that
+ * trickles a large object in small writes costs O(n log n) parsing work, not O(n²).
+ */
+export async function readRawObject(reader: StreamReader): Promise<Uint8Array> {
   for (;;) {
+    const buffered = reader.buffered();
     try {
-      const { value, offset } = decodeGossipPrefix(reader.buffered(), 0);
+      const { offset } = decodeGossipPrefix(buffered, 0);
+      const bytes = buffered.slice(0, offset);
       reader.consume(offset);
-      return value;
+      return bytes;
     } catch (err) {
-      if (err instanceof IncompleteInputError && (await reader.fill())) continue;
-      if (err instanceof IncompleteInputError) throw new DecodeError('stream ended inside a message');
-      throw err;
+      if (!(err instanceof IncompleteInputError)) throw err;
+    }
+    const target = Math.max(buffered.length * 2, buffered.length + 1);
+    while (reader.buffered().length < target) {
+      if (!(await reader.fill())) throw new DecodeError('stream ended inside a message');
     }
   }
 }

@@ -531,6 +531,32 @@ describe('EventHandlerRunner', () => {
     await runner.idle();
   });
 
+  it('stop also kills background jobs of a script', async () => {
+    const pidFile = tempPath('child-pid');
+    // The script leaves a background job holding its stdout, then blocks.
+    const { runner } = makeRunner([`sleep 30 & echo $! > '${pidFile}'; wait`], { stopGraceMs: 100 });
+    runner.handle(userEvent('e', ''));
+    await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', {
+      timeoutMs: 5000,
+      message: 'background job started',
+    });
+    const childPid = Number(readFileSync(pidFile, 'utf8').trim());
+    const started = Date.now();
+    await runner.stop();
+    assert.ok(Date.now() - started < 5000, 'stop returned without waiting for the background job');
+    await waitFor(
+      () => {
+        try {
+          process.kill(childPid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      { timeoutMs: 5000, message: 'the background job was killed with its script' },
+    );
+  });
+
   it('drops events beyond the queue limit', async () => {
     const log = tempPath('drops');
     const { runner, lines } = makeRunner([`echo "$SERF_USER_EVENT" >> '${log}'`], { maxQueuedEvents: 2 });

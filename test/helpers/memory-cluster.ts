@@ -10,6 +10,7 @@ import type { NodeInfo } from '../../src/memberlist/node.js';
 import type { Keyring } from '../../src/security/keyring.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { ManualClock } from '../../src/util/clock.js';
+import { createLogger, formatLogLine } from '../../src/util/logger.js';
 import { SeededRng } from '../../src/util/rng.js';
 
 export interface RecordedEvent {
@@ -39,6 +40,8 @@ export interface MemoryClusterOptions {
   latencyMs?: number;
   overrides?: Partial<MemberlistOptions>;
   keyring?: (i: number) => Keyring | undefined;
+  /** Receives every log line of node i (reference format). */
+  log?: (i: number, line: string) => void;
 }
 
 /** Loopback-range names keep the in-memory hosts recognisable as local even in logs. */
@@ -88,6 +91,7 @@ export async function createMemoryCluster(opts: MemoryClusterOptions): Promise<M
         rng: new SeededRng((opts.seed ?? 1) * 1000 + i),
         keyring: opts.keyring?.(i),
         delegates: { events: delegateEvents },
+        ...(opts.log ? { logger: createLogger((r) => opts.log?.(i, formatLogLine(r)), 'debug') } : {}),
       },
     );
     nodes.push(m);

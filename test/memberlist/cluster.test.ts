@@ -133,3 +133,31 @@ describe('memberlist protocol versions', () => {
     assert.equal(c.nodes[0]!.getNode('old-node'), undefined, 'nothing was merged');
   });
 });
+
+describe('memberlist hostile packets', () => {
+  it('LZW bomb in a packet stops at the packet cap', async () => {
+    const lines: string[] = [];
+    const c = await createMemoryCluster({ size: 2, seed: 31, log: (i, l) => i === 0 && lines.push(l) });
+    clusters.push(c);
+    await advanceUntil(c.clock, () => allSeeAlive(c), 10_000);
+
+    // 300,000 'a' bytes compress to a few KB of LZW; the packet cap is 256 KiB.
+    const { compressMessage, encodeCompound } = await import('../../src/codec/framing.js');
+    const bomb = compressMessage(new Uint8Array(300_000).fill(0x61));
+    const attacker = c.network.createTransport('127.1.7.7', 7946);
+    await attacker.start(
+      () => {},
+      (s) => s.close(),
+    );
+    await attacker.sendPacket({ host: c.hostOf(0), port: 7946 }, encodeCompound([bomb, bomb]));
+    await c.clock.advance(100);
+    await attacker.close();
+
+    assert.ok(
+      lines.some((l) => /Failed to decode compound part: .*exceeds the limit of 262144/.test(l)),
+      lines.filter((l) => l.includes('WARN')).join('\n'),
+    );
+    await c.clock.advance(5_000);
+    assert.ok(allSeeAlive(c), 'the cluster is unaffected');
+  });
+});
