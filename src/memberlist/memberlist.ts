@@ -161,6 +161,7 @@ export class Memberlist {
       sendToAddress: (to, message) => this.#sendWithPiggyback(to, message),
       sendToNode: (node, messages) => this.#sendToNode(node, messages),
       tcpPing: (node, ping, deadline) => this.#tcpPing(node, ping, deadline),
+      warnPeer: (from, kind, message) => this.#warnBadPacket(from, kind, message),
     });
     this.#badPackets = new RateLimiter(this.#clock, BAD_PACKET_LOG_INTERVAL_MS);
     this.#wire = {

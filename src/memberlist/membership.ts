@@ -17,6 +17,7 @@ import type { TransmitLimitedQueue } from './broadcast-queue.js';
 import type { MemberlistOptions } from './config.js';
 import type { Delegates } from './delegate.js';
 import { isDeadOrLeft, type NodeRecord, toNodeInfo, vsnFromBytes, vsnToBytes } from './node.js';
+import { RateLimiter } from './rate-limit.js';
 import { Suspicion } from './suspicion.js';
 import { expectedConfirmations, suspicionTimeout } from './timing.js';
 
@@ -40,6 +41,9 @@ function bytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {
   return true;
 }
 
+/** Repeated complaints about one node are logged at most once per this many ms. */
+const COMPLAINT_INTERVAL_MS = 10_000;
+
 export class Membership {
   /** Probe order; new nodes are inserted at random positions. */
   nodes: NodeRecord[] = [];
@@ -47,9 +51,20 @@ export class Membership {
   readonly #suspicions = new Map<string, Suspicion>();
   #incarnation = 0;
   readonly #d: MembershipDeps;
+  /** Keeps repeated complaints about the same node (conflicts, bad versions) from flooding the log. */
+  readonly #complaints: RateLimiter;
 
   constructor(deps: MembershipDeps) {
     this.#d = deps;
+    this.#complaints = new RateLimiter(deps.clock, COMPLAINT_INTERVAL_MS);
+  }
+
+  #complain(level: 'warn' | 'error', key: string, message: string): void {
+    const suppressed = this.#complaints.allow(key);
+    if (suppressed < 0) return;
+    this.#d.logger[level](
+      suppressed > 0 ? `${message} (${suppressed} similar messages suppressed)` : message,
+    );
   }
 
   get selfName(): string {
@@ -85,7 +100,9 @@ export class Membership {
     if (a.vsn && a.vsn.length >= 3) {
       const [pmin, pmax] = [a.vsn[0]!, a.vsn[1]!];
       if (pmin === 0 || pmax === 0 || pmin > pmax) {
-        d.logger.warn(
+        this.#complain(
+          'warn',
+          `vsn:${a.node}`,
           `Ignoring an alive message for '${a.node}' with a broken protocol version range [${pmin}, ${pmax}]`,
         );
         return;
@@ -96,7 +113,11 @@ export class Membership {
     try {
       addr = bytesToIp(a.addr);
     } catch (err) {
-      d.logger.warn(`Ignoring an alive message for '${a.node}': ${errorMessage(err)}`);
+      this.#complain(
+        'warn',
+        `addr:${a.node}`,
+        `Ignoring an alive message for '${a.node}': ${errorMessage(err)}`,
+      );
       return;
     }
     const port = a.port === 0 ? d.options.bindPort : a.port;
@@ -147,7 +168,9 @@ export class Membership {
         );
         reclaimed = true;
       } else {
-        d.logger.error(
+        this.#complain(
+          'error',
+          `conflict:${a.node}`,
           `Conflicting address for ${a.node}. Mine: ${node.addr}:${node.port} Theirs: ${addr}:${port} Old state: ${node.state}`,
         );
         d.delegates.conflict?.notifyConflict(toNodeInfo(node), {

@@ -39,6 +39,8 @@ export interface ProberDeps {
   sendToAddress: (to: Address, message: Uint8Array) => Promise<void>;
   /** Sends messages to a known node: compound when several, CRC when it understands it. */
   sendToNode: (node: NodeRecord, messages: Uint8Array[]) => Promise<void>;
+  /** Logs a warning caused by a peer's packet, rate-limited per peer and kind. */
+  warnPeer: (from: Address, kind: string, message: string) => void;
   /** Pings a node over TCP; resolves true on a matching ack before `deadline` (clock ms). */
   tcpPing: (node: NodeRecord, ping: Ping, deadline: number) => Promise<boolean>;
 }
@@ -296,7 +298,7 @@ export class Prober {
   handlePing(ping: Ping, from: Address): void {
     const d = this.#d;
     if (ping.node !== '' && ping.node !== d.options.name) {
-      d.logger.warn(`Got ping for unexpected node '${ping.node}' from=${from.host}:${from.port}`);
+      d.warnPeer(from, 'ping-node', `Got ping for unexpected node '${ping.node}'`);
       return;
     }
     let payload: Uint8Array | null = null;

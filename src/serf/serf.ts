@@ -13,6 +13,7 @@ import { TransmitLimitedQueue } from '../memberlist/broadcast-queue.js';
 import type { Delegate, Delegates, EventDelegate, PingDelegate } from '../memberlist/delegate.js';
 import { Memberlist } from '../memberlist/memberlist.js';
 import type { NodeInfo } from '../memberlist/node.js';
+import { RateLimiter } from '../memberlist/rate-limit.js';
 import type { Keyring } from '../security/keyring.js';
 import type { Transport } from '../transport/types.js';
 import { type Clock, SystemClock, type TimerHandle } from '../util/clock.js';
@@ -70,6 +71,9 @@ import { type SnapshotState, Snapshotter } from './snapshot.js';
 import { checkTagsSize, decodeTags, encodeTags } from './tags.js';
 
 export type SerfState = 'alive' | 'leaving' | 'left' | 'shutdown';
+
+/** Each kind of warning caused by a peer's message is logged at most once per this many ms. */
+const PEER_WARNING_INTERVAL_MS = 10_000;
 
 /** A member that rejoins within this long after failing counts as a flap (Serf's FlapTimeout). */
 const FLAP_WINDOW_MS = 60_000;
@@ -154,6 +158,8 @@ export class Serf {
   #flaps = 0;
   #memberlist!: Memberlist;
   #timers: TimerHandle[] = [];
+  /** Keeps warnings caused by peers' messages from flooding the log. */
+  #peerWarnings!: RateLimiter;
   readonly #closed: Promise<SerfState>;
   #resolveClosed!: (s: SerfState) => void;
 
@@ -183,6 +189,7 @@ export class Serf {
     this.#eventQueue = new TransmitLimitedQueue(mult, numMembers);
 
     this.#coordClient = options.disableCoordinates ? undefined : new CoordinateClient(undefined, this.#rng);
+    this.#peerWarnings = new RateLimiter(this.#clock, PEER_WARNING_INTERVAL_MS);
     this.#events = new EventStream((err) =>
       this.#logger.error(`Event listener failed: ${errorMessage(err)}`),
     );
@@ -621,7 +628,7 @@ export class Serf {
     try {
       msg = decodeSerfMessage(buf);
     } catch (err) {
-      this.#logger.warn(`Failed to decode message: ${errorMessage(err)}`);
+      this.#warnPeer('decode', `Failed to decode message: ${errorMessage(err)}`);
       return;
     }
     let rebroadcast = false;
@@ -654,7 +661,7 @@ export class Serf {
         this.#forwardRelay(msg.header.destAddr, msg.inner);
         break;
       default:
-        this.#logger.warn(`Received message of unexpected type '${msg.type}'`);
+        this.#warnPeer('type', `Received message of unexpected type '${msg.type}'`);
     }
     // Re-broadcasts are the received bytes, copied: the buffer may belong to the packet.
     if (rebroadcast && queue) queue.queue({ message: Uint8Array.from(buf) });
@@ -806,7 +813,8 @@ export class Serf {
 
   #handleNodeConflict(existing: NodeInfo, other: NodeInfo): void {
     if (existing.name !== this.options.nodeName) {
-      this.#logger.warn(
+      this.#warnPeer(
+        `conflict:${existing.name}`,
         `Name conflict for '${existing.name}' both ${existing.addr}:${existing.port} and ${other.addr}:${other.port} are claiming`,
       );
       return;
@@ -1056,7 +1064,10 @@ export class Serf {
     const current = this.#eventClock.time();
     const size = this.#eventRing.length;
     if (current > size && msg.ltime < current - size) {
-      this.#logger.warn(`received old event ${msg.name} from time ${msg.ltime} (current: ${current})`);
+      this.#warnPeer(
+        'old-event',
+        `received old event ${msg.name} from time ${msg.ltime} (current: ${current})`,
+      );
       return false;
     }
 
@@ -1154,7 +1165,7 @@ export class Serf {
     const current = this.#queryClock.time();
     const size = this.#queryRing.length;
     if (current > size && q.ltime < current - size) {
-      this.#logger.warn(`received old query ${q.name} from time ${q.ltime} (current: ${current})`);
+      this.#warnPeer('old-query', `received old query ${q.name} from time ${q.ltime} (current: ${current})`);
       return false;
     }
     const idx = q.ltime % size;
@@ -1174,7 +1185,7 @@ export class Serf {
     try {
       origin = { host: bytesToIp(q.addr), port: q.port };
     } catch (err) {
-      this.#logger.warn(`Query ${q.name} has an invalid origin address: ${errorMessage(err)}`);
+      this.#warnPeer('origin', `Query ${q.name} has an invalid origin address: ${errorMessage(err)}`);
       return rebroadcast;
     }
 
@@ -1269,7 +1280,7 @@ export class Serf {
     try {
       host = bytesToIp(dest.ip);
     } catch (err) {
-      this.#logger.warn(`Relay message has an invalid destination: ${errorMessage(err)}`);
+      this.#warnPeer('relay', `Relay message has an invalid destination: ${errorMessage(err)}`);
       return;
     }
     this.#memberlist
@@ -1284,13 +1295,14 @@ export class Serf {
   #handleQueryResponse(resp: QueryResponseMessage): void {
     const handle = this.#queries.get(resp.ltime);
     if (!handle) {
-      this.#logger.warn(
+      this.#warnPeer(
+        'reply-unknown',
         `reply for non-running query (LTime: ${resp.ltime}, ID: ${resp.id}) From: ${resp.from}`,
       );
       return;
     }
     if (handle.id !== resp.id) {
-      this.#logger.warn(`Query reply ID mismatch (Local: ${handle.id}, Response: ${resp.id})`);
+      this.#warnPeer('reply-id', `Query reply ID mismatch (Local: ${handle.id}, Response: ${resp.id})`);
       return;
     }
     handle.handleResponse(resp);
@@ -1348,6 +1360,13 @@ export class Serf {
     const result = await Promise.race([sent.then(() => 'sent' as const), timeout]);
     timer?.cancel();
     if (result === 'timeout') throw new TimeoutError(timeoutText);
+  }
+
+  /** Logs a warning about a peer's message, at most once per kind per interval. */
+  #warnPeer(kind: string, message: string): void {
+    const suppressed = this.#peerWarnings.allow(kind);
+    if (suppressed < 0) return;
+    this.#logger.warn(suppressed > 0 ? `${message} (${suppressed} similar messages suppressed)` : message);
   }
 
   #assertAlive(): void {

@@ -99,7 +99,19 @@ export function formatLogLine(record: LogRecord): string {
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => ` ${k}=${formatValue(v)}`)
     .join('');
-  return `${stamp} [${LEVEL_TAGS[record.level]}] ${prefix}${record.msg}${extra}`;
+  return `${stamp} [${LEVEL_TAGS[record.level]}] ${prefix}${escapeControl(record.msg)}${escapeControl(extra)}`;
+}
+
+/**
+ * Escapes control characters (tabs excepted) so text from peers, such as a node name holding a
+ * newline, cannot forge a log line of its own.
+ */
+function escapeControl(text: string): string {
+  return text.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
 }
 
 function formatValue(v: unknown): string {

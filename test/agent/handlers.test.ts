@@ -395,7 +395,8 @@ describe('EventHandlerRunner', () => {
     assert.equal(query.responses.length, 1);
     assert.equal(new TextDecoder().decode(query.responses[0]), 'resp-from-n3\nerr\n');
     assert.ok(
-      lines.some((l) => l.endsWith("[DEBUG] agent: Event 'query' script output: resp-from-n3\nerr\n")),
+      // Newlines in script output are escaped so the output stays on one log line.
+      lines.some((l) => l.endsWith("[DEBUG] agent: Event 'query' script output: resp-from-n3\\nerr\\n")),
       lines.join('\n'),
     );
   });
