@@ -167,6 +167,9 @@ interface Subscription {
   unsubscribe: () => void;
 }
 
+/** Time a new RPC client has to send its handshake before the connection is closed, in ms. */
+const HANDSHAKE_TIMEOUT_MS = 5_000;
+
 /** Tells the command loop to close the connection after the current request. */
 class CloseConnection extends Error {}
 
@@ -187,6 +190,7 @@ class RpcConnection {
   readonly #queries = new Set<BackendQuery>();
   #flushScheduled = false;
   #closed = false;
+  #handshakeTimer: NodeJS.Timeout | undefined;
 
   constructor(socket: Socket, name: string, backend: AgentBackend, logger: Logger, maxRequestBytes: number) {
     this.#socket = socket;
@@ -196,6 +200,14 @@ class RpcConnection {
     this.#reader = new RpcObjectReader(socket, { maxObjectBytes: maxRequestBytes });
     socket.setNoDelay(true);
     socket.on('close', () => this.close());
+    // A client that never completes the handshake would hold a connection slot forever; the Go
+    // CLI sends it right after connecting, so a few seconds are plenty.
+    this.#handshakeTimer = setTimeout(() => {
+      if (this.#version !== 0 || this.#closed) return;
+      this.#logger.warn(`Closing client ${this.#name}: no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`);
+      this.close();
+    }, HANDSHAKE_TIMEOUT_MS);
+    this.#handshakeTimer.unref();
   }
 
   /** Serves requests until the client goes away or breaks the protocol, then cleans up. */
@@ -227,6 +239,7 @@ class RpcConnection {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#handshakeTimer);
     this.#monitor?.unsubscribe();
     this.#monitor = undefined;
     for (const stream of this.#streams.values()) stream.unsubscribe();

@@ -387,6 +387,11 @@ describe('rpc server hostile input', () => {
     await client.close();
   }
 
+  test('client without handshake is closed after a timeout', async () => {
+    const raw = await RawClient.open(h.server.address.port);
+    await expectClosedAndServing(raw, /\[WARN\] agent\.ipc: Closing client .*: no handshake within 5000 ms/);
+  });
+
   test('garbage bytes close the connection', async () => {
     const raw = await RawClient.open(h.server.address.port);
     raw.socket.write(Uint8Array.of(0xc1, 0xff, 0x00));
