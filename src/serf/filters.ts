@@ -89,6 +89,7 @@ export function matchGoRegexp(expr: string, text: string): boolean {
 export function matchesFilters(
   filters: Uint8Array[] | null,
   self: { name: string; tags: Record<string, string> },
+  onInvalid?: (message: string) => void,
 ): boolean {
   if (filters === null) return true;
   for (const raw of filters) {
@@ -96,8 +97,9 @@ export function matchesFilters(
     try {
       filter = decodeFilter(raw);
     } catch (err) {
-      if (err instanceof DecodeError) return false;
-      throw err;
+      if (!(err instanceof DecodeError)) throw err;
+      onInvalid?.(`failed to decode query filter: ${err.message}`);
+      return false;
     }
     if (filter.type === 'node') {
       if (!filter.names.includes(self.name)) return false;
@@ -108,8 +110,9 @@ export function matchesFilters(
     try {
       if (!matchGoRegexp(filter.expr, value)) return false;
     } catch (err) {
-      if (err instanceof InvalidArgumentError) return false;
-      throw err;
+      if (!(err instanceof InvalidArgumentError)) throw err;
+      onInvalid?.(`failed to compile filter regex (${filter.expr}): ${err.message}`);
+      return false;
     }
   }
   return true;

@@ -1179,7 +1179,12 @@ export class Serf {
     seen.ids.push(q.id);
 
     const rebroadcast = (q.flags & QueryFlag.noBroadcast) === 0;
-    if (!matchesFilters(q.filters, { name: this.options.nodeName, tags: this.#tags })) return rebroadcast;
+    const self = { name: this.options.nodeName, tags: this.#tags };
+    if (
+      !matchesFilters(q.filters, self, (message) => this.#warnPeer('filter', `${message} (query ${q.name})`))
+    ) {
+      return rebroadcast;
+    }
 
     let origin: { host: string; port: number };
     try {

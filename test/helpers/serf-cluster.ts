@@ -9,6 +9,7 @@ import type { SerfEvent } from '../../src/serf/events.js';
 import { Serf } from '../../src/serf/serf.js';
 import { MemoryNetwork } from '../../src/transport/memory.js';
 import { ManualClock } from '../../src/util/clock.js';
+import { createLogger, formatLogLine } from '../../src/util/logger.js';
 import { SeededRng } from '../../src/util/rng.js';
 import { hostFor } from './memory-cluster.js';
 
@@ -34,6 +35,8 @@ export async function createSerfCluster(
     serf?: Partial<SerfOptions>;
     keyring?: (i: number) => Keyring | undefined;
     join?: boolean;
+    /** Receives every log line of node i (reference format). */
+    log?: (i: number, line: string) => void;
   } = {},
 ): Promise<SerfCluster> {
   const clock = new ManualClock(1_000_000);
@@ -89,6 +92,7 @@ export async function createSerfCluster(
         clock,
         rng: new SeededRng(seed * 1000 + i),
         onEvent: (e) => log.push(e),
+        ...(options.log ? { logger: createLogger((r) => options.log?.(i, formatLogLine(r)), 'debug') } : {}),
         ...(keyring ? { keyring } : options.keyring?.(i) ? { keyring: options.keyring(i)! } : {}),
       },
     );

@@ -250,3 +250,23 @@ describe('Serf library conveniences', () => {
     assert.ok(c.nodes[0]!.flapCount >= 1, `flaps: ${c.nodes[0]!.flapCount}`);
   });
 });
+
+describe('Serf query filters from peers', () => {
+  it('invalid filter regex is logged and not matched', async () => {
+    const lines: string[] = [];
+    const c = await createSerfCluster(2, { seed: 18, log: (i, line) => i === 1 && lines.push(line) });
+    clusters.push(c);
+    await c.until(() => c.nodes.every((n) => n.numMembers() === 2));
+    const handle = c.nodes[0]!.query('q', null, {
+      requestAck: true,
+      filterTags: { role: '(' },
+      timeoutMs: 1_000,
+    });
+    const result = await c.settle(handle.collect());
+    assert.deepEqual(result.acks, []);
+    assert.ok(
+      lines.some((l) => /\[WARN\] serf: failed to compile filter regex \(\(\): .* \(query q\)/.test(l)),
+      lines.join('\n'),
+    );
+  });
+});
