@@ -566,7 +566,9 @@ export class Memberlist {
     try {
       buf = openPacket(this.#wire, packet);
     } catch (err) {
-      this.#warnBadPacket(from, 'decrypt', `Decrypt packet failed: ${errorMessage(err)}`);
+      if (err instanceof CryptoError)
+        this.#warnBadPacket(from, 'decrypt', `Decrypt packet failed: ${errorMessage(err)}`);
+      else this.#warnBadPacket(from, 'decode', `Failed to decode packet: ${errorMessage(err)}`);
       return;
     }
     try {
