@@ -290,11 +290,16 @@ export class Snapshotter {
             this.#append(`alive: ${member.name} ${formatAddress(member)}\n`);
           }
           this.#updateClock();
+          // Membership changes are rare and are what a restart needs to rejoin, so they go to the
+          // file at once instead of waiting for the periodic flush (a crash right after a join
+          // would otherwise lose the peer list).
+          void this.#scheduleFlush(false);
           break;
         case 'member-leave':
         case 'member-failed':
           for (const member of event.members) this.#append(`not-alive: ${member.name}\n`);
           this.#updateClock();
+          void this.#scheduleFlush(false);
           break;
         case 'member-update':
         case 'member-reap':
