@@ -7,6 +7,7 @@
  * detector, the broadcast queue feeds gossip, and push/pull streams repair what gossip missed.
  */
 
+import { lookup } from 'node:dns/promises';
 import { networkInterfaces } from 'node:os';
 import {
   COMPOUND_OVERHEAD,
@@ -97,6 +98,8 @@ export interface MemberlistDeps {
   /** Enables encryption when it contains at least one key. Shared with the Serf key manager. */
   keyring?: Keyring;
   delegates?: Delegates;
+  /** Resolves host names given to `join`; defaults to the system resolver. */
+  resolve?: (host: string) => Promise<string[]>;
 }
 
 export class Memberlist {
@@ -113,6 +116,7 @@ export class Memberlist {
   readonly #prober: Prober;
   readonly #badPackets: RateLimiter;
   readonly #wire: WireSettings;
+  readonly #resolve: (host: string) => Promise<string[]>;
   #timers: { cancel(): void }[] = [];
   #advertise: Address = { host: '', port: 0 };
   #leaving = false;
@@ -164,6 +168,7 @@ export class Memberlist {
       warnPeer: (from, kind, message) => this.#warnBadPacket(from, kind, message),
     });
     this.#badPackets = new RateLimiter(this.#clock, BAD_PACKET_LOG_INTERVAL_MS);
+    this.#resolve = deps.resolve ?? systemResolve;
     this.#wire = {
       keyring: this.#keyring,
       enableCompression: options.enableCompression,
@@ -359,7 +364,7 @@ export class Memberlist {
       options.signal?.throwIfAborted();
       let targets: Address[];
       try {
-        targets = parseJoinAddress(raw, this.options.bindPort);
+        targets = await this.#resolveJoinAddress(raw);
       } catch (err) {
         errors.push(`Failed to resolve ${raw}: ${errorMessage(err)}`);
         continue;
@@ -379,6 +384,15 @@ export class Memberlist {
       throw new NetworkError(`${head}:\n${list}\n\n`);
     }
     return joined;
+  }
+
+  /** Turns a join address into IP addresses, resolving a host name through the resolver. */
+  async #resolveJoinAddress(raw: string): Promise<Address[]> {
+    const { host, port } = parseJoinAddress(raw, this.options.bindPort);
+    if (isIp(host)) return [{ host, port }];
+    const ips = await this.#resolve(host);
+    if (ips.length === 0) throw new NetworkError(`no addresses found for host ${host}`);
+    return ips.map((ip) => ({ host: ip, port }));
   }
 
   /**
@@ -910,9 +924,9 @@ async function readPushPull(reader: StreamReader): Promise<PushPull> {
 
 /**
  * Parses a join address: `host`, `host:port`, `[v6]` or `[v6]:port`, optionally prefixed with
- * `name/`. Only IP literals are accepted here; names are resolved by the caller.
+ * `name/`. `host` is an IP literal or a DNS name, which the caller resolves.
  */
-export function parseJoinAddress(raw: string, defaultPort: number): Address[] {
+export function parseJoinAddress(raw: string, defaultPort: number): Address {
   let rest = raw.trim();
   const slash = rest.indexOf('/');
   if (slash >= 0) {
@@ -939,8 +953,25 @@ export function parseJoinAddress(raw: string, defaultPort: number): Address[] {
     }
   }
   if (host === '') throw new InvalidArgumentError(`missing host in address ${raw}`);
-  ipToBytes(host);
-  return [{ host, port }];
+  if (!isIp(host) && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9.])?$/.test(host)) {
+    throw new InvalidArgumentError(`invalid host ${JSON.stringify(host)} in address ${raw}`);
+  }
+  return { host, port };
+}
+
+function isIp(host: string): boolean {
+  try {
+    ipToBytes(host);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves a host name to its IPv4 and IPv6 addresses with the system resolver. */
+async function systemResolve(host: string): Promise<string[]> {
+  const found = await lookup(host, { all: true });
+  return found.map((a) => a.address);
 }
 
 function parsePort(text: string, raw: string): number {
