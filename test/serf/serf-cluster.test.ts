@@ -270,3 +270,24 @@ describe('Serf query filters from peers', () => {
     );
   });
 });
+
+describe('Serf query relays', () => {
+  it('relayed copies reach the origin once per node', async () => {
+    const c = await createSerfCluster(4, { seed: 19 });
+    clusters.push(c);
+    await c.until(() => c.nodes.every((n) => n.numMembers() === 4));
+    for (let i = 1; i < 4; i++) {
+      c.nodes[i]!.onEvent((e) => {
+        if (e.type === 'query') void (e as QueryEvent).respond(text(`r${i}`));
+      });
+    }
+    // With relay factor 2 each ack and response also travels through two other members.
+    const sent = c.network.stats.packetsSent;
+    const handle = c.nodes[0]!.query('relayed', null, { requestAck: true, relayFactor: 2, timeoutMs: 2_000 });
+    const result = await c.settle(handle.collect());
+    assert.deepEqual(result.acks.sort(), ['node-0', 'node-1', 'node-2', 'node-3']);
+    assert.deepEqual([...result.responses.keys()].sort(), ['node-1', 'node-2', 'node-3']);
+    assert.equal(str(result.responses.get('node-2')!), 'r2');
+    assert.ok(c.network.stats.packetsSent - sent > 20, 'relay copies were sent');
+  });
+});
