@@ -4,7 +4,7 @@
  * `AgentBackend` the RPC server calls.
  */
 
-import { arch, availableParallelism, platform } from 'node:os';
+import { arch, availableParallelism, networkInterfaces, platform } from 'node:os';
 import { decodeKey, encodeKey, Keyring } from '../security/keyring.js';
 import { agentSerfDefaults, type SerfOptions } from '../serf/config.js';
 import type { Member, SerfEvent } from '../serf/events.js';
@@ -184,6 +184,9 @@ export class Agent implements AgentBackend {
   /** Maps agent settings onto the Serf library's options. */
   static serfOptions(config: AgentConfig, tags: Record<string, string>): SerfOptions {
     const bind = splitHostPort(config.bind, 7946);
+    if (config.interface && (bind.host === '0.0.0.0' || bind.host === '::')) {
+      bind.host = interfaceAddress(config.interface, bind.host === '::');
+    }
     const advertise = config.advertise ? splitHostPort(config.advertise, bind.port) : undefined;
     if (config.protocol < 2) {
       throw new InvalidArgumentError(
@@ -460,6 +463,15 @@ export class Agent implements AgentBackend {
   keyringKeys(): string[] {
     return this.serf.keyring?.getKeys().map(encodeKey) ?? [];
   }
+}
+
+/** Returns the first address of a network interface (IPv4 unless `ipv6`), as `-iface` selects it. */
+function interfaceAddress(name: string, ipv6: boolean): string {
+  const addrs = networkInterfaces()[name];
+  if (!addrs) throw new InvalidArgumentError(`Invalid interface: ${name} does not exist`);
+  const found = addrs.find((a) => a.family === (ipv6 ? 'IPv6' : 'IPv4'));
+  if (!found) throw new InvalidArgumentError(`Interface ${name} has no ${ipv6 ? 'IPv6' : 'IPv4'} address`);
+  return found.address;
 }
 
 function toBackendKeyResult(r: KeyOperationResult, list: boolean): BackendKeyResult {

@@ -103,7 +103,12 @@ export async function runAgent(argv: string[], io: AgentIo): Promise<number> {
 }
 
 function printBanner(out: (line: string) => void, config: AgentConfig, agent: Agent): void {
-  const bind = splitHostPort(config.bind, 7946);
+  // The bind address as resolved (an -iface choice replaces 0.0.0.0).
+  const configured = splitHostPort(config.bind, 7946);
+  const bind = {
+    host: agent.serf.options.memberlist.bindAddr ?? configured.host,
+    port: agent.serf.options.memberlist.bindPort ?? configured.port,
+  };
   const row = (label: string, value: string) => out(`${label.padStart(31)}: ${value}`);
   const hostPort = (h: string, p: number) => (h.includes(':') ? `[${h}]:${p}` : `${h}:${p}`);
   const rpc = agent.rpcAddress;
