@@ -1,0 +1,2 @@
+export type { CliIo } from './command.js';
+export { main } from './main.js';
