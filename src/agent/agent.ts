@@ -346,7 +346,13 @@ export class Agent implements AgentBackend {
   }
 
   async join(addresses: string[], replay: boolean): Promise<number> {
-    return this.serf.join(addresses, { replay });
+    this.#logger.info(`joining: [${addresses.join(' ')}] replay: ${replay}`);
+    try {
+      return await this.serf.join(addresses, { replay });
+    } catch (err) {
+      this.#logger.warn(`error joining: ${errorMessage(err)}`);
+      throw err;
+    }
   }
 
   /**

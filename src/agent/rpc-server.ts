@@ -10,6 +10,7 @@
  */
 
 import { createServer, type Server, type Socket } from 'node:net';
+import { RateLimiter } from '../memberlist/rate-limit.js';
 import { parseRpcAddress } from '../rpc/address.js';
 import { concatFrames, encodeRpc, encodeRpcFloats } from '../rpc/codec.js';
 import {
@@ -42,6 +43,7 @@ import {
 import { RpcObjectReader } from '../rpc/socket-reader.js';
 import type { Member, QueryEvent, SerfEvent } from '../serf/events.js';
 import { matchGoRegexp } from '../serf/filters.js';
+import { SystemClock } from '../util/clock.js';
 import { DecodeError, errorMessage } from '../util/errors.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import type { AgentBackend, BackendQuery, BackendQueryParams } from './rpc-backend.js';
@@ -56,6 +58,9 @@ export interface RpcServerOptions {
   /** Largest request object accepted, in bytes. A larger one closes the connection. @default 1 MiB */
   maxRequestBytes?: number;
 }
+
+/** Event streams one RPC connection may hold at once. */
+const MAX_STREAMS_PER_CONNECTION = 16;
 
 /** Stream records and log lines queued per subscription before new ones are dropped. */
 export const SUBSCRIPTION_QUEUE_LIMIT = 512;
@@ -87,13 +92,15 @@ export class RpcServer {
   readonly #listen: { host: string; port: number };
   readonly #connections = new Set<RpcConnection>();
   #server: Server | undefined;
+  /** Keeps a reconnect storm from turning into one log line per rejected client. */
+  readonly #rejections = new RateLimiter(new SystemClock(), 10_000);
   #bound: { host: string; port: number } | undefined;
   #closed = false;
 
   constructor(options: RpcServerOptions) {
     this.#backend = options.backend;
     this.#logger = (options.logger ?? silentLogger).child({ component: 'agent.ipc' });
-    this.#maxConnections = options.maxConnections ?? 256;
+    this.#maxConnections = options.maxConnections ?? 1024;
     this.#maxRequestBytes = options.maxRequestBytes ?? 1024 * 1024;
     if (!Number.isInteger(this.#maxConnections) || this.#maxConnections <= 0) {
       throw new RangeError(`maxConnections must be a positive integer, got ${this.#maxConnections}`);
@@ -145,14 +152,31 @@ export class RpcServer {
       return;
     }
     if (this.#connections.size >= this.#maxConnections) {
-      this.#logger.warn(
-        `Rejecting client ${name}: ${this.#connections.size} connections are open (maxConnections ${this.#maxConnections})`,
-      );
+      const suppressed = this.#rejections.allow('reject');
+      if (suppressed >= 0) {
+        this.#logger.warn(
+          `Rejecting client ${name}: ${this.#connections.size} connections are open (maxConnections ${this.#maxConnections})${suppressed > 0 ? ` (${suppressed} similar messages suppressed)` : ''}`,
+        );
+      }
       socket.destroy();
       return;
     }
     this.#logger.info(`Accepted client: ${name}`);
-    const connection = new RpcConnection(socket, name, this.#backend, this.#logger, this.#maxRequestBytes);
+    const connection = new RpcConnection(
+      socket,
+      name,
+      this.#backend,
+      this.#logger,
+      this.#maxRequestBytes,
+      (key, message) => {
+        const suppressed = this.#rejections.allow(key);
+        if (suppressed >= 0) {
+          this.#logger.warn(
+            suppressed > 0 ? `${message} (${suppressed} similar messages suppressed)` : message,
+          );
+        }
+      },
+    );
     this.#connections.add(connection);
     connection.run().finally(() => this.#connections.delete(connection));
   }
@@ -192,7 +216,17 @@ class RpcConnection {
   #closed = false;
   #handshakeTimer: NodeJS.Timeout | undefined;
 
-  constructor(socket: Socket, name: string, backend: AgentBackend, logger: Logger, maxRequestBytes: number) {
+  readonly #warnLimited: (key: string, message: string) => void;
+
+  constructor(
+    socket: Socket,
+    name: string,
+    backend: AgentBackend,
+    logger: Logger,
+    maxRequestBytes: number,
+    warnLimited: (key: string, message: string) => void,
+  ) {
+    this.#warnLimited = warnLimited;
     this.#socket = socket;
     this.#name = name;
     this.#backend = backend;
@@ -204,7 +238,10 @@ class RpcConnection {
     // CLI sends it right after connecting, so a few seconds are plenty.
     this.#handshakeTimer = setTimeout(() => {
       if (this.#version !== 0 || this.#closed) return;
-      this.#logger.warn(`Closing client ${this.#name}: no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`);
+      this.#warnLimited(
+        'no-handshake',
+        `Closing client ${this.#name}: no handshake within ${HANDSHAKE_TIMEOUT_MS} ms`,
+      );
       this.close();
     }, HANDSHAKE_TIMEOUT_MS);
     this.#handshakeTimer.unref();
@@ -373,6 +410,12 @@ class RpcConnection {
     }
     if (this.#streams.has(seq)) {
       this.#reply(seq, RpcErrorText.streamExists);
+      return;
+    }
+    // Each subscription may queue 512 encoded records: cap them so one client cannot make the
+    // agent hold gigabytes (the Go CLI opens one or two per connection).
+    if (this.#streams.size >= MAX_STREAMS_PER_CONNECTION) {
+      this.#reply(seq, `Too many event streams on this connection (limit ${MAX_STREAMS_PER_CONNECTION})`);
       return;
     }
     const subscription: Subscription = { seq, kind: 'event', queue: [], dropped: 0, unsubscribe: () => {} };

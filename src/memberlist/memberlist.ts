@@ -601,8 +601,8 @@ export class Memberlist {
    * 10 s. A stream's source port is ephemeral, so for streams the peer is the host alone.
    */
   #warnBadPacket(from: Address, kind: string, message: string): void {
-    const peer = kind === 'stream' ? from.host : `${from.host}:${from.port}`;
-    const suppressed = this.#badPackets.allow(`${kind}:${peer}`);
+    // Keyed by host only: a peer rotating source ports (or opening new connections) is one peer.
+    const suppressed = this.#badPackets.allow(`${kind}:${from.host}`);
     if (suppressed < 0) return;
     const note = suppressed > 0 ? ` (${suppressed} similar messages suppressed)` : '';
     this.#logger.warn(`${message} from=${from.host}:${from.port}${note}`);
@@ -635,7 +635,16 @@ export class Memberlist {
       }
       case MessageType.compress: {
         if (depth >= MAX_NESTING) throw new DecodeError('compressed messages nested too deeply');
-        const plain = decompressMessage(buf, budget.left);
+        if (budget.left <= 0)
+          throw new DecodeError('packet decompression limit reached, remaining parts dropped');
+        let plain: Uint8Array;
+        try {
+          plain = decompressMessage(buf, budget.left);
+        } catch (err) {
+          // A part that hits the limit has already cost the work up to it: stop the packet here.
+          budget.left = 0;
+          throw err;
+        }
         budget.left -= plain.length;
         this.#handleCommand(plain, from, receivedAt, depth + 1, budget);
         return;
@@ -847,25 +856,41 @@ export class Memberlist {
   /** Dials `to`, exchanges full state both ways and merges the reply. */
   async #pushPull(to: Address, join: boolean): Promise<void> {
     const stream = await this.#transport.dial(to, this.options.tcpTimeoutMs);
-    const timer = this.#deadline(stream, this.options.tcpTimeoutMs);
+    let timedOut = false;
+    const timer = this.#clock.setTimeout(() => {
+      timedOut = true;
+      stream.close();
+    }, this.options.tcpTimeoutMs);
     try {
-      const local = encodeLocalState(this.#membership, this.#localUserState(join), join);
-      await stream.write(sealStreamMessage(this.#wire, local));
-      const reply = await readStreamMessage(this.#wire, new StreamReader(stream), to);
-      if (reply.type === MessageType.err) {
-        const err = decodeMessage(await readObjectMessage(MessageType.err, reply.body));
-        throw new RemoteError(`remote error: ${err.type === 'err' ? err.body.error : 'unknown'}`);
-      }
-      if (reply.type !== MessageType.pushPull) {
-        throw new ProtocolError(
-          `received invalid msgType (${reply.type}), expected pushPullMsg (${MessageType.pushPull})`,
+      await this.#exchangeState(stream, to, join);
+    } catch (err) {
+      if (timedOut) {
+        throw new TimeoutError(
+          `push/pull with ${to.host}:${to.port} timed out after ${this.options.tcpTimeoutMs} ms`,
         );
       }
-      this.#mergeState(await readPushPull(reply.body));
+      throw err;
     } finally {
       timer.cancel();
       stream.close();
     }
+  }
+
+  /** Sends our state on `stream` and merges the reply (the body of a push/pull). */
+  async #exchangeState(stream: Stream, to: Address, join: boolean): Promise<void> {
+    const local = encodeLocalState(this.#membership, this.#localUserState(join), join);
+    await stream.write(sealStreamMessage(this.#wire, local));
+    const reply = await readStreamMessage(this.#wire, new StreamReader(stream), to);
+    if (reply.type === MessageType.err) {
+      const err = decodeMessage(await readObjectMessage(MessageType.err, reply.body));
+      throw new RemoteError(`remote error: ${err.type === 'err' ? err.body.error : 'unknown'}`);
+    }
+    if (reply.type !== MessageType.pushPull) {
+      throw new ProtocolError(
+        `received invalid msgType (${reply.type}), expected pushPullMsg (${MessageType.pushPull})`,
+      );
+    }
+    this.#mergeState(await readPushPull(reply.body));
   }
 
   async #tcpPing(node: NodeRecord, ping: Ping, deadline: number): Promise<boolean> {

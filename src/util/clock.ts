@@ -28,13 +28,13 @@ export class SystemClock implements Clock {
   }
 
   setTimeout(fn: () => void, ms: number): TimerHandle {
-    const t = setTimeout(fn, Math.max(0, ms));
+    const t = setTimeout(fn, clampDelay(ms, 0));
     t.unref();
     return { cancel: () => clearTimeout(t) };
   }
 
   setInterval(fn: () => void, ms: number): TimerHandle {
-    const t = setInterval(fn, Math.max(1, ms));
+    const t = setInterval(fn, clampDelay(ms, 1));
     t.unref();
     return { cancel: () => clearInterval(t) };
   }
@@ -42,6 +42,14 @@ export class SystemClock implements Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void> {
     return sleepWith(this, ms, signal);
   }
+}
+
+/** Node's timers take at most 2^31 − 1 ms (about 24.8 days); longer delays would fire at once. */
+const MAX_TIMER_DELAY_MS = 2_147_483_647;
+
+function clampDelay(ms: number, min: number): number {
+  if (!Number.isFinite(ms)) return MAX_TIMER_DELAY_MS;
+  return Math.min(MAX_TIMER_DELAY_MS, Math.max(min, ms));
 }
 
 interface ManualTimer {

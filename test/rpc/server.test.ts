@@ -266,6 +266,23 @@ describe('rpc server commands', () => {
     );
   });
 
+  test('too many streams on one connection are refused', async () => {
+    const own = await RpcClient.connect(h.address);
+    try {
+      const subs = [];
+      for (let i = 0; i < 16; i++) subs.push(await own.stream('user', () => {}));
+      await assert.rejects(
+        own.stream('user', () => {}),
+        /Too many event streams on this connection \(limit 16\)/,
+      );
+      await subs[0]!.stop();
+      const again = await own.stream('user', () => {});
+      await again.stop();
+    } finally {
+      await own.close();
+    }
+  });
+
   test('monitor replays and streams log lines', async () => {
     const lines: string[] = [];
     const subscription = await client.monitor('debug', (line) => lines.push(line));
