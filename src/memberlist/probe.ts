@@ -15,7 +15,7 @@ import { bytesToIp } from '../codec/ip.js';
 import { NodeState } from '../codec/message-types.js';
 import { type Ack, encodeMessage, type IndirectPing, type Nack, type Ping } from '../codec/messages.js';
 import type { Address } from '../transport/types.js';
-import type { Clock, TimerHandle } from '../util/clock.js';
+import { afterPendingIo, type Clock, type TimerHandle } from '../util/clock.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { type Rng, shuffle } from '../util/rng.js';
@@ -70,7 +70,7 @@ class ProbeState {
   wait(clock: Clock, ms?: number): Promise<void> {
     if (this.acked || this.expired) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer = ms === undefined ? undefined : clock.setTimeout(() => done(), ms);
+      const timer = ms === undefined ? undefined : clock.setTimeout(() => afterPendingIo(done), ms);
       const done = () => {
         timer?.cancel();
         this.#wake = undefined;
@@ -277,11 +277,15 @@ export class Prober {
     timeoutMs: number,
     onExpire: () => void,
   ): void {
-    const timer = this.#d.clock.setTimeout(() => {
-      if (this.#handlers.get(seqNo) !== handler) return;
-      this.#handlers.delete(seqNo);
-      onExpire();
-    }, timeoutMs);
+    const timer = this.#d.clock.setTimeout(
+      () =>
+        afterPendingIo(() => {
+          if (this.#handlers.get(seqNo) !== handler) return;
+          this.#handlers.delete(seqNo);
+          onExpire();
+        }),
+      timeoutMs,
+    );
     const handler: AckHandler = { onAck, onNack, timer };
     this.#handlers.set(seqNo, handler);
   }

@@ -3,7 +3,7 @@
  * (relayed copies arrive more than once), and hands them out as an async iterable.
  */
 
-import type { Clock, TimerHandle } from '../util/clock.js';
+import { afterPendingIo, type Clock, type TimerHandle } from '../util/clock.js';
 import { QueryFlag } from './message-types.js';
 import type { QueryResponseMessage } from './messages.js';
 
@@ -64,7 +64,7 @@ export class QueryHandle implements AsyncIterable<QueryReply> {
     this.finished = new Promise((resolve) => {
       this.#closedResolve = resolve;
     });
-    this.#timer = params.clock.setTimeout(() => this.close(), params.timeoutMs);
+    this.#timer = params.clock.setTimeout(() => afterPendingIo(() => this.close()), params.timeoutMs);
   }
 
   get closed(): boolean {

@@ -21,6 +21,17 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/**
+ * Runs `fn` after the packets and stream data that have already arrived are handled.
+ *
+ * Node runs due timers before it polls sockets, so after a stall (a busy CPU, a long GC) a
+ * deadline timer would fire before an ack or response that arrived in time is read. Deadlines that
+ * decide about other nodes (probe acks, query replies) wrap their expiry in this.
+ */
+export function afterPendingIo(fn: () => void): void {
+  setImmediate(fn);
+}
+
 /** Wall-clock timers backed by Node's event loop. Timers are unref'd so they never keep a process alive. */
 export class SystemClock implements Clock {
   now(): number {
