@@ -597,11 +597,11 @@ export class Memberlist {
   }
 
   /**
-   * Logs a warning about a bad packet or stream from `from`, at most once per peer and kind every
-   * 10 s. A stream's source port is ephemeral, so for streams the peer is the host alone.
+   * Logs a warning about a bad packet or stream from `from`, at most once per peer host and kind
+   * every 10 s, with the count of the lines held back since the last one.
    */
   #warnBadPacket(from: Address, kind: string, message: string): void {
-    // Keyed by host only: a peer rotating source ports (or opening new connections) is one peer.
+    // Keyed by host only: stream source ports are ephemeral, and a peer rotating ports is one peer.
     const suppressed = this.#badPackets.allow(`${kind}:${from.host}`);
     if (suppressed < 0) return;
     const note = suppressed > 0 ? ` (${suppressed} similar messages suppressed)` : '';
