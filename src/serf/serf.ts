@@ -72,6 +72,9 @@ import { checkTagsSize, decodeTags, encodeTags } from './tags.js';
 
 export type SerfState = 'alive' | 'leaving' | 'left' | 'shutdown';
 
+/** Lowest retransmit multiplier for Serf's own broadcast queues (the LAN profile's value). */
+const MIN_SERF_RETRANSMIT_MULT = 4;
+
 /** Each kind of warning caused by a peer's message is logged at most once per this many ms. */
 const PEER_WARNING_INTERVAL_MS = 10_000;
 
@@ -182,7 +185,10 @@ export class Serf {
     this.#eventRing = new Array(options.eventBuffer).fill(null);
     this.#queryRing = new Array(options.queryBuffer).fill(null);
 
-    const mult = memberlistOptionsFor(options).retransmitMult;
+    // Serf messages are relayed at least as often as the LAN profile does it, even under the Local
+    // profile (mult 2): with few nodes, two relays per node leave a real chance that one member misses
+    // an event until the next push/pull. Peers are unaffected; only this node sends more copies.
+    const mult = Math.max(memberlistOptionsFor(options).retransmitMult, MIN_SERF_RETRANSMIT_MULT);
     const numMembers = () => this.#members.size;
     this.#intentQueue = new TransmitLimitedQueue(mult, numMembers);
     this.#queryQueue = new TransmitLimitedQueue(mult, numMembers);
