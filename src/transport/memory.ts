@@ -12,6 +12,7 @@ import type { Clock, TimerHandle } from '../util/clock.js';
 import { InvalidArgumentError, NetworkError, NotRunningError, TimeoutError } from '../util/errors.js';
 import type { Rng } from '../util/rng.js';
 import { formatAddress, normalizeHost } from './address.js';
+import { ReadQueue } from './read-queue.js';
 import type { Address, PacketHandler, Stream, StreamHandler, Transport } from './types.js';
 
 export interface MemoryNetworkOptions {
@@ -319,11 +320,7 @@ class MemoryStream implements Stream {
   readonly #fabric: Fabric;
   readonly #localHost: string;
   #peer!: MemoryStream;
-  readonly #chunks: Uint8Array[] = [];
-  #readers: { resolve: (chunk: Uint8Array | null) => void; reject: (err: Error) => void }[] = [];
-  #peerEnded = false;
-  #error: Error | undefined;
-  #closed = false;
+  readonly #queue: ReadQueue;
   /** Due time of the last chunk sent to the peer, so jitter never reorders stream bytes. */
   #lastDueAt = Number.NEGATIVE_INFINITY;
   #closeListeners: (() => void)[] = [];
@@ -332,6 +329,7 @@ class MemoryStream implements Stream {
     this.#fabric = fabric;
     this.#localHost = localHost;
     this.remote = remote;
+    this.#queue = new ReadQueue(remote);
   }
 
   /** Creates the dialer's end and the listener's end of a new connection. */
@@ -348,27 +346,21 @@ class MemoryStream implements Stream {
   }
 
   read(): Promise<Uint8Array | null> {
-    if (this.#closed) return Promise.reject(this.#closedError());
-    const chunk = this.#chunks.shift();
-    if (chunk !== undefined) return Promise.resolve(chunk);
-    if (this.#error !== undefined) return Promise.reject(this.#error);
-    if (this.#peerEnded) return Promise.resolve(null);
-    return new Promise((resolve, reject) => this.#readers.push({ resolve, reject }));
+    return this.#queue.read();
   }
 
   write(data: Uint8Array): Promise<void> {
-    if (this.#closed) return Promise.reject(this.#closedError());
-    if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (this.#queue.closed) return Promise.reject(this.#queue.closedError());
+    const failed = this.#queue.error;
+    if (failed !== undefined) return Promise.reject(failed);
     if (data.length > 0) this.#send({ kind: 'data', data: data.slice() });
     return RESOLVED;
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#chunks.length = 0;
-    if (this.#error === undefined) this.#send({ kind: 'eof' });
-    this.#settleReaders();
+    if (this.#queue.closed) return;
+    if (this.#queue.error === undefined) this.#send({ kind: 'eof' });
+    this.#queue.close();
     const listeners = this.#closeListeners;
     this.#closeListeners = [];
     for (const listener of listeners) listener();
@@ -393,44 +385,12 @@ class MemoryStream implements Stream {
   }
 
   #receive(delivery: Delivery): void {
-    if (this.#closed || this.#error !== undefined) return;
-    if (delivery.kind === 'eof') {
-      this.#peerEnded = true;
-      this.#settleReaders();
-      return;
-    }
-    const reader = this.#readers.shift();
-    if (reader !== undefined) {
-      reader.resolve(delivery.data);
-    } else {
-      this.#chunks.push(delivery.data);
-    }
+    if (delivery.kind === 'eof') this.#queue.end();
+    else this.#queue.push(delivery.data);
   }
 
   #fail(reason: string): void {
-    if (this.#closed || this.#error !== undefined) return;
-    this.#error = new NetworkError(reason);
-    this.#chunks.length = 0;
-    this.#settleReaders();
-  }
-
-  #settleReaders(): void {
-    if (this.#readers.length === 0) return;
-    const readers = this.#readers;
-    this.#readers = [];
-    for (const reader of readers) {
-      if (this.#closed) {
-        reader.reject(this.#closedError());
-      } else if (this.#error !== undefined) {
-        reader.reject(this.#error);
-      } else {
-        reader.resolve(null);
-      }
-    }
-  }
-
-  #closedError(): NetworkError {
-    return new NetworkError(`stream with ${formatAddress(this.remote)} is closed`);
+    this.#queue.fail(new NetworkError(reason), true);
   }
 }
 

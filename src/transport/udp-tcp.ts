@@ -23,6 +23,7 @@ import {
 } from '../util/errors.js';
 import { type Logger, silentLogger } from '../util/logger.js';
 import { formatAddress, normalizeHost } from './address.js';
+import { ReadQueue } from './read-queue.js';
 import type { Address, PacketHandler, Stream, StreamHandler, Transport } from './types.js';
 
 export interface UdpTcpTransportOptions {
@@ -308,52 +309,42 @@ class TcpStream implements Stream {
   readonly remote: Address;
   readonly #socket: TcpSocket;
   readonly #onClosed: () => void;
-  readonly #chunks: Uint8Array[] = [];
-  #queuedBytes = 0;
-  #readers: { resolve: (chunk: Uint8Array | null) => void; reject: (err: Error) => void }[] = [];
-  #peerEnded = false;
-  #error: Error | undefined;
-  #closed = false;
+  readonly #queue: ReadQueue;
 
   constructor(socket: TcpSocket, remote: Address, onClosed: () => void) {
     this.remote = remote;
     this.#socket = socket;
     this.#onClosed = onClosed;
+    this.#queue = new ReadQueue(remote);
 
-    socket.on('data', (data: Buffer) =>
-      this.#receive(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)),
-    );
-    socket.on('end', () => {
-      this.#peerEnded = true;
-      this.#settleReaders();
+    socket.on('data', (data: Buffer) => {
+      this.#queue.push(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      if (this.#queue.queuedBytes > STREAM_PAUSE_BYTES) this.#socket.pause();
     });
+    socket.on('end', () => this.#queue.end());
     socket.on('error', (err) => {
-      this.#error ??= new NetworkError(`stream with ${formatAddress(remote)} failed: ${err.message}`, {
-        cause: err,
-      });
-      this.#settleReaders();
+      this.#queue.fail(
+        new NetworkError(`stream with ${formatAddress(remote)} failed: ${err.message}`, { cause: err }),
+      );
     });
     socket.on('close', () => {
-      if (!this.#peerEnded && this.#error === undefined && !this.#closed) {
-        this.#error = new NetworkError(`stream with ${formatAddress(remote)} closed unexpectedly`);
+      if (!this.#queue.peerEnded) {
+        this.#queue.fail(new NetworkError(`stream with ${formatAddress(remote)} closed unexpectedly`));
       }
-      this.#settleReaders();
       this.#onClosed();
     });
   }
 
   read(): Promise<Uint8Array | null> {
-    if (this.#closed) return Promise.reject(this.#closedError());
-    const chunk = this.#shift();
-    if (chunk !== undefined) return Promise.resolve(chunk);
-    if (this.#error !== undefined) return Promise.reject(this.#error);
-    if (this.#peerEnded) return Promise.resolve(null);
-    return new Promise((resolve, reject) => this.#readers.push({ resolve, reject }));
+    const result = this.#queue.read();
+    if (this.#socket.isPaused() && this.#queue.queuedBytes <= STREAM_PAUSE_BYTES / 2) this.#socket.resume();
+    return result;
   }
 
   write(data: Uint8Array): Promise<void> {
-    if (this.#closed) return Promise.reject(this.#closedError());
-    if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (this.#queue.closed) return Promise.reject(this.#queue.closedError());
+    const failed = this.#queue.error;
+    if (failed !== undefined) return Promise.reject(failed);
     return new Promise<void>((resolve, reject) => {
       this.#socket.write(data, (err) => {
         if (err) {
@@ -368,52 +359,9 @@ class TcpStream implements Stream {
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#chunks.length = 0;
-    this.#queuedBytes = 0;
+    if (this.#queue.closed) return;
+    this.#queue.close();
     this.#socket.destroy();
-    this.#settleReaders();
-  }
-
-  #receive(chunk: Uint8Array): void {
-    const reader = this.#readers.shift();
-    if (reader !== undefined) {
-      reader.resolve(chunk);
-      return;
-    }
-    this.#chunks.push(chunk);
-    this.#queuedBytes += chunk.length;
-    if (this.#queuedBytes > STREAM_PAUSE_BYTES) this.#socket.pause();
-  }
-
-  #shift(): Uint8Array | undefined {
-    const chunk = this.#chunks.shift();
-    if (chunk === undefined) return undefined;
-    this.#queuedBytes -= chunk.length;
-    if (this.#socket.isPaused() && this.#queuedBytes <= STREAM_PAUSE_BYTES / 2) this.#socket.resume();
-    return chunk;
-  }
-
-  /** Settles waiting readers once no more data can arrive for them. */
-  #settleReaders(): void {
-    if (this.#readers.length === 0) return;
-    if (!this.#closed && this.#error === undefined && !this.#peerEnded) return;
-    const readers = this.#readers;
-    this.#readers = [];
-    for (const reader of readers) {
-      if (this.#closed) {
-        reader.reject(this.#closedError());
-      } else if (this.#error !== undefined) {
-        reader.reject(this.#error);
-      } else {
-        reader.resolve(null);
-      }
-    }
-  }
-
-  #closedError(): NetworkError {
-    return new NetworkError(`stream with ${formatAddress(this.remote)} is closed`);
   }
 }
 
