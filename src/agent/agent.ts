@@ -30,7 +30,7 @@ import { RpcServer } from './rpc-server.js';
 /** Period of the gauge metrics (member counts, health, queue depths), in ms. */
 const GAUGE_INTERVAL_MS = 10_000;
 
-/** Time between answering an RPC `leave` and closing the RPC listener. */
+/** Time between the reply to an RPC `leave` and closing the RPC listener. */
 const LEAVE_REPLY_GRACE_MS = 100;
 
 /** A start-up failure, with the phase prefix the reference prints (`Failed to setup the Serf agent: ...`). */

@@ -234,7 +234,7 @@ class RpcConnection {
     this.#reader = new RpcObjectReader(socket, { maxObjectBytes: maxRequestBytes });
     socket.setNoDelay(true);
     socket.on('close', () => this.close());
-    // A client that never completes the handshake would hold a connection slot forever; the Go
+    // A client that never completes the handshake would hold a connection slot forever. The Go
     // CLI sends it right after connecting, so a few seconds are plenty.
     this.#handshakeTimer = setTimeout(() => {
       if (this.#version !== 0 || this.#closed) return;
@@ -753,7 +753,7 @@ function keyResponseFrom(
 }
 
 function nilIfEmpty(payload: Uint8Array | null | undefined): Uint8Array | null {
-  // A Go node that receives an event without payload holds a nil slice and streams nil.
+  // A Go node that receives an event without payload keeps a nil slice and streams nil.
   return payload === null || payload === undefined || payload.length === 0 ? null : payload;
 }
 

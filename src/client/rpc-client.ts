@@ -198,7 +198,7 @@ export class RpcClient {
     }
   }
 
-  /** Every member the agent knows, in any status. */
+  /** Every member in the agent's member list, in any status. */
   async members(): Promise<RpcMember[]> {
     const body = await this.#call(RpcCommand.members, undefined, true);
     return parseMembersResponse(body).Members.map(recordToMember);
@@ -369,7 +369,7 @@ export class RpcClient {
     );
   }
 
-  /** Answers a query received on a stream of this connection, by its per-connection `id`. */
+  /** Responds to a query received on a stream of this connection, by its per-connection `id`. */
   async respond(id: number, payload: Uint8Array | null): Promise<void> {
     await this.#call(RpcCommand.respond, { ID: id, Payload: payload }, false);
   }

@@ -22,7 +22,7 @@ export interface Delegate {
 export interface EventDelegate {
   /** A node became alive (also the first time it is seen). */
   notifyJoin(node: NodeInfo): void;
-  /** A node left gracefully or was declared dead (`node.state` tells which). */
+  /** A node left gracefully or was declared dead (`node.state` shows which). */
   notifyLeave(node: NodeInfo): void;
   /** A node's metadata changed. */
   notifyUpdate(node: NodeInfo): void;

@@ -2,8 +2,8 @@
  * A memberlist node: SWIM membership and failure detection with the Lifeguard refinements,
  * wire-compatible with HashiCorp memberlist 0.2.2.
  *
- * This class wires the pieces together and owns the lifecycle: the transport delivers packets
- * and streams here; `Membership` keeps the node table and state machine, `Prober` runs the failure
+ * This class wires the pieces together and owns the lifecycle. The transport delivers packets and
+ * streams here. `Membership` keeps the node table and state machine, `Prober` runs the failure
  * detector, the broadcast queue feeds gossip, and push/pull streams repair what gossip missed.
  */
 
@@ -80,9 +80,9 @@ export const META_MAX_SIZE = 512;
 const MAX_NESTING = 4;
 
 /**
- * Most bytes one UDP packet may decompress to, all its compress parts together. Go nodes compress a
- * packet only when that shrinks it, so a real packet expands to at most about its 64 KiB datagram
- * size; the cap leaves room for that and keeps a crafted LZW bomb from holding the event loop.
+ * Maximum bytes one UDP packet may decompress to, all its compress parts together. Go nodes compress
+ * a packet only when that shrinks it, so a real packet expands to at most about its 64 KiB datagram
+ * size. The cap leaves room for that and keeps a crafted LZW bomb from holding the event loop.
  */
 const MAX_PACKET_DECOMPRESSED = 256 * 1024;
 
@@ -397,7 +397,7 @@ export class Memberlist {
 
   /**
    * Explains a failed exchange that looks like differing gossip keys: our key does not open the
-   * reply, or the peer closed the stream without answering because ours did not open for it.
+   * reply, or the peer closed the stream without a reply because ours did not open for it.
    */
   #keyMismatchHint(err: unknown): string {
     const text = errorMessage(err);

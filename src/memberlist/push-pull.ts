@@ -84,8 +84,8 @@ export function verifyProtocol(remote: PushNodeState[], membership: Membership):
 }
 
 /**
- * Merges a remote node table. Alive entries are processed as alive messages, left ones as leaves;
- * suspect and dead entries are softened to a suspicion raised by us, so one peer's stale view cannot
+ * Merges a remote node table. Alive entries are processed as alive messages and left ones as leaves.
+ * Suspect and dead entries are softened to a suspicion raised by us, so one peer's stale view cannot
  * kill a node outright.
  */
 export function mergeRemoteNodes(remote: PushNodeState[], membership: Membership): void {

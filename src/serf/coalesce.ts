@@ -20,7 +20,7 @@ import {
 
 export interface CoalescerOptions {
   clock: Clock;
-  /** Longest time, in ms, from the first collected event to the flush. */
+  /** Maximum time, in ms, from the first collected event to the flush. */
   coalescePeriodMs: number;
   /** Time without new collected events, in ms, after which the collected events are flushed. */
   quiescentPeriodMs: number;

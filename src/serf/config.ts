@@ -26,7 +26,7 @@ export interface SerfOptions {
 
   /** Wait for leave, force-leave and tag broadcasts. @default 5000 */
   broadcastTimeoutMs: number;
-  /** Pause after leaving so probes are still answered while the news spreads. @default 1000 */
+  /** Pause after leaving so probes still get acks while the news spreads. @default 1000 */
   leavePropagateDelayMs: number;
   /** Member-event coalescing; 0 disables. Library 0, agent 3000 / 1000. */
   coalescePeriodMs: number;
@@ -109,7 +109,7 @@ export function serfDefaults(nodeName: string): SerfOptions {
   };
 }
 
-/** The values `serf agent` runs the library with. */
+/** Returns the values `serf agent` runs the library with. */
 export function agentSerfDefaults(nodeName: string): SerfOptions {
   return {
     ...serfDefaults(nodeName),

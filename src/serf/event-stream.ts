@@ -87,7 +87,7 @@ export class EventStream {
     for (const s of this.#subscriptions) s.push(event);
   }
 
-  /** An async iterator over events from now on; ends when the node shuts down or on `return()`. */
+  /** Returns an async iterator over events from now on, which ends at shutdown or on `return()`. */
   subscribe(bufferSize: number): AsyncIterableIterator<SerfEvent> & { readonly dropped: number } {
     const sub = new Subscription(bufferSize, () => this.#subscriptions.delete(sub));
     if (this.#closed) sub.close();

@@ -45,7 +45,7 @@ export interface InternalQueryHost {
   conflictView(name: string): ConflictMember | null;
 }
 
-/** Answers one internal query. Never throws: failures become error responses or log lines. */
+/** Responds to one internal query. Never throws: failures become error responses or log lines. */
 export async function handleInternalQuery(host: InternalQueryHost, q: QueryEvent): Promise<void> {
   try {
     switch (q.name) {

@@ -23,14 +23,14 @@ export interface KeyOperationResult {
   keys: Record<string, number>;
   /** list only: base64 primary key → number of nodes using it. */
   primaryKeys: Record<string, number>;
-  /** Set when a node failed or did not answer, e.g. "1/3 nodes reported failure". */
+  /** Set when a node failed or did not respond, e.g. "1/3 nodes reported failure". */
   error?: string;
 }
 
 export interface KeyManagerHost {
   query(name: string, payload: Uint8Array, options: QueryOptions): QueryHandle;
   numMembers(): number;
-  /** Names of the alive and suspect members, the ones expected to answer. */
+  /** Names of the alive and suspect members, the ones expected to respond. */
   liveMemberNames(): string[];
   readonly logger: Logger;
 }

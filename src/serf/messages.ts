@@ -112,7 +112,7 @@ export interface QueryResponseMessage {
   payload: Uint8Array | null;
 }
 
-/** Where a relay node forwards the message that follows the header. */
+/** Destination a relay node forwards the message after the header to. */
 export interface RelayHeader {
   /** The query origin's address; `zone` is empty except for link-local IPv6. */
   destAddr: { ip: Uint8Array; port: number; zone: string };
@@ -136,7 +136,7 @@ export interface KeyResponse {
   primaryKey: string;
 }
 
-/** The Member map inside a conflict response: what the responder knows about a disputed name. */
+/** The Member map inside a conflict response: the responder's record of a disputed name. */
 export interface ConflictMember {
   name: string;
   addr: Uint8Array;

@@ -412,7 +412,7 @@ export class Serf {
 
   /**
    * Leaves the cluster gracefully: broadcasts the intent, waits for it to spread, runs the
-   * memberlist leave, then pauses `leavePropagateDelay`. The node stays up (answering probes) until `shutdown()`.
+   * memberlist leave, then pauses `leavePropagateDelay`. The node stays up (and acks probes) until `shutdown()`.
    */
   async leave(): Promise<void> {
     if (this.#state === 'left') return;

@@ -120,7 +120,7 @@ function formatValue(v: unknown): string {
   return String(v);
 }
 
-/** A logger writing reference-format lines to a stream (stderr by default). */
+/** Creates a logger writing reference-format lines to a stream (stderr by default). */
 export function createLineLogger(
   minLevel: LogLevel = 'info',
   write: (line: string) => void = (line) => process.stderr.write(`${line}\n`),

@@ -27,7 +27,7 @@ after(async () => {
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
 
-/** A handler script that appends every event to a log file and answers queries with its name. */
+/** A handler script that appends every event to a log file and responds to queries with its name. */
 async function handlerScript(dir: string): Promise<{ script: string; log: string }> {
   const log = join(dir, 'events.log');
   const script = join(dir, 'handler.sh');
@@ -126,7 +126,7 @@ for (const encrypted of [false, true]) {
         );
       }
 
-      // A query from Go: serf-ts answers; a node filter that leaves serf-ts out gets no answer from it.
+      // A query from Go gets a serf-ts response, unless a node filter leaves serf-ts out.
       ts.serf.onEvent((e) => {
         if (e.type === 'query' && e.name === 'whoami')
           void (e as QueryEvent).respond(text(`ts-answer:${str(e.payload)}`));
@@ -141,7 +141,7 @@ for (const encrypted of [false, true]) {
       assert.equal(fJson.Responses['ts-1'], undefined);
       assert.ok(!fJson.Acks.includes('ts-1'));
 
-      // A query from serf-ts: the Go handlers answer; the tag filter keeps only role=db.
+      // A query from serf-ts gets Go handler responses, and the tag filter keeps only role=db.
       const all = await ts.serf.query('ask', text('p'), { requestAck: true, timeoutMs: 3_000 }).collect();
       assert.equal(str(all.responses.get('ref-a')!), 'answer-from-ref-a');
       assert.equal(str(all.responses.get('ref-b')!), 'answer-from-ref-b');

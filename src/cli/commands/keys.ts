@@ -132,7 +132,7 @@ ${RPC_OPTIONS_HELP}`,
 };
 
 /**
- * Rotates the cluster to `newKey`: install, check every member holds it, make it primary, then
+ * Rotates the cluster to `newKey`: install, check that every member has it, make it primary, then
  * remove the keys that were installed before. The new key is not printed: `-list` shows it.
  */
 async function rotateKey(context: CommandContext, client: CliClient, newKey: string): Promise<number> {
