@@ -53,7 +53,8 @@ describe('clocks', () => {
     const timer = clock.setTimeout(() => {
       fired = true;
     }, 3e12);
-    await new Promise<void>((resolve) => clock.setTimeout(resolve, 20));
+    // A plain (ref'd) timer keeps the process alive; SystemClock timers are unref'd on purpose.
+    await new Promise<void>((resolve) => setTimeout(resolve, 20));
     timer.cancel();
     assert.equal(fired, false);
   });
