@@ -245,9 +245,18 @@ async function assertKeysEverywhere(
   total = agents.length,
 ): Promise<void> {
   for (const agent of agents) {
-    const result = serfTsAgents.includes(agent)
-      ? await serfTsCli(agent, ['keys', '-list'])
-      : await agent.cli(['keys', '-list']);
+    const list = () =>
+      serfTsAgents.includes(agent) ? serfTsCli(agent, ['keys', '-list']) : agent.cli(['keys', '-list']);
+    let result = await list();
+    // NOTE: while the event stream saturates both CPU cores, one member now and then misses the
+    // 3.2 s list deadline (seen about once in ten CI runs, on serf-ts and Go members alike). A
+    // list only reads, so one retry is allowed; the rotation steps themselves are not retried.
+    if (
+      result.code !== 0 &&
+      /no response before the query timed out|nodes reported success/.test(result.stdout)
+    ) {
+      result = await list();
+    }
     assert.equal(result.code, 0, `keys -list on ${agent.name}: ${result.stdout}${result.stderr}`);
     const listed = parseKeyList(result.stdout);
     assert.deepEqual(
